@@ -1,0 +1,4 @@
+// Arsenal: train computer-vision models with the tricks that win benchmarks.
+export * as torch from './torch/index.js';
+export * as F from './torch/functional.js';
+export { Tensor } from './torch/tensor.js';
