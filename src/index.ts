@@ -2,3 +2,5 @@
 export * as torch from './torch/index.js';
 export * as F from './torch/functional.js';
 export { Tensor } from './torch/tensor.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';

@@ -41,6 +41,7 @@ static Kind classify(const c10::TypePtr& real, bool* optional, int* fixedLen) {
         case c10::TypeKind::SymIntType: return Kind::IntList;
         case c10::TypeKind::FloatType: return Kind::FloatList;
         case c10::TypeKind::BoolType: return Kind::BoolList;
+        case c10::TypeKind::NumberType: return Kind::ScalarList;
         default: return Kind::Unsupported;
       }
     }
@@ -169,6 +170,15 @@ static c10::IValue convert(napi_env env, State* s, const OpEntry& op, const ArgS
       std::vector<double> xs;
       forEachElement(env, op, a, v, "an array of numbers", [&](napi_value e, uint32_t) { xs.push_back(toFloat(env, op, a, e)); });
       return c10::IValue(xs);
+    }
+    case Kind::ScalarList: {
+      c10::impl::GenericList l(c10::NumberType::get());
+      forEachElement(env, op, a, v, "an array of numbers", [&](napi_value e, uint32_t) {
+        double d = toFloat(env, op, a, e);
+        if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9.0e15) l.push_back(c10::IValue(static_cast<int64_t>(d)));
+        else l.push_back(c10::IValue(d));
+      });
+      return c10::IValue(l);
     }
     case Kind::BoolList: {
       std::vector<bool> xs;

@@ -44,7 +44,7 @@ class TensorTable {
 };
 
 enum class Kind : uint8_t {
-  Tensor, TensorList, OptTensorList, Int, IntList, Float, FloatList, Bool, BoolList,
+  Tensor, TensorList, OptTensorList, Int, IntList, Float, FloatList, Bool, BoolList, ScalarList,
   Str, Scalar, Device, Generator, Any, Unsupported
 };
 

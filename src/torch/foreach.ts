@@ -35,7 +35,11 @@ export function _foreach_add_(self: Tensor[], other: Other, alpha?: number): voi
 export function _foreach_sub_(self: Tensor[], other: Other, alpha?: number): void { binaryV('_foreach_sub_', self, other, alpha); }
 export function _foreach_mul_(self: Tensor[], other: Other): void { binaryV('_foreach_mul_', self, other); }
 export function _foreach_div_(self: Tensor[], other: Other): void { binaryV('_foreach_div_', self, other); }
-export function _foreach_add(self: Tensor[], other: Other): Tensor[] { return binary('_foreach_add', self, other); }
+export function _foreach_add(self: Tensor[], other: Other, alpha?: number): Tensor[] {
+  if (alpha !== undefined && Array.isArray(other) && other[0] instanceof Tensor)
+    return (call(opId('aten::_foreach_add.List'), hs(self, '_foreach_add'), hs(other as Tensor[], '_foreach_add'), alpha) as number[]).map((h) => new Tensor(h));
+  return binary('_foreach_add', self, other);
+}
 export function _foreach_mul(self: Tensor[], other: Other): Tensor[] { return binary('_foreach_mul', self, other); }
 export function _foreach_div(self: Tensor[], other: Other): Tensor[] { return binary('_foreach_div', self, other); }
 

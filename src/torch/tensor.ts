@@ -202,6 +202,8 @@ export class Tensor implements Owned {
   square(): Tensor { return unary(this, 'aten::square'); }
   reciprocal(): Tensor { return unary(this, 'aten::reciprocal'); }
   sin(): Tensor { return unary(this, 'aten::sin'); }
+  erf(): Tensor { return unary(this, 'aten::erf'); }
+  erfinv(): Tensor { return unary(this, 'aten::erfinv'); }
   cos(): Tensor { return unary(this, 'aten::cos'); }
   floor(): Tensor { return unary(this, 'aten::floor'); }
   ceil(): Tensor { return unary(this, 'aten::ceil'); }

@@ -1,0 +1,95 @@
+// BatchNorm2d, GroupNorm, LayerNorm (torch/nn/modules/batchnorm.py, normalization.py).
+import { Module } from '../module.js';
+import { Parameter, parameter } from '../parameter.js';
+import { Tensor } from '../../torch/tensor.js';
+import { ones, zeros, scalarTensor } from '../../torch/creation.js';
+import * as F from '../../torch/functional.js';
+import { noGrad } from '../../torch/runtime.js';
+
+export interface BatchNormOptions { eps?: number; momentum?: number | null; affine?: boolean; trackRunningStats?: boolean }
+
+/**
+ * BatchNorm over [N,C,H,W] (or [N,C]). momentum 0.1 as PyTorch; momentum null
+ * gives the cumulative moving average. Running variance is unbiased.
+ */
+export class BatchNorm2d extends Module {
+  weight: Parameter | null;
+  bias: Parameter | null;
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly trackRunningStats: boolean;
+  constructor(readonly numFeatures: number, opts: BatchNormOptions = {}) {
+    super();
+    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new RangeError(`BatchNorm2d: numFeatures must be a positive integer, got ${numFeatures}`);
+    this.eps = opts.eps ?? 1e-5;
+    this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
+    this.trackRunningStats = opts.trackRunningStats ?? true;
+    const affine = opts.affine ?? true;
+    this.weight = affine ? parameter(ones(numFeatures)) : null;
+    this.bias = affine ? parameter(zeros(numFeatures)) : null;
+    if (this.trackRunningStats) {
+      this.registerBuffer('running_mean', zeros(numFeatures));
+      this.registerBuffer('running_var', ones(numFeatures));
+      this.registerBuffer('num_batches_tracked', scalarTensor(0, { dtype: 'int64' }));
+    }
+  }
+  get runningMean(): Tensor | null { return this._buffers.get('running_mean')?.tensor ?? null; }
+  get runningVar(): Tensor | null { return this._buffers.get('running_var')?.tensor ?? null; }
+
+  resetRunningStats(): void {
+    if (!this.trackRunningStats) return;
+    noGrad(() => {
+      this.getBuffer('running_mean').zero_();
+      this.getBuffer('running_var').fill_(1);
+      this.getBuffer('num_batches_tracked').zero_();
+    });
+  }
+
+  forward(x: Tensor): Tensor {
+    let momentum = this.momentum ?? 0;
+    if (this.training && this.trackRunningStats) {
+      const n = this.getBuffer('num_batches_tracked');
+      noGrad(() => n.add_(1));
+      if (this.momentum === null) momentum = 1 / n.item();
+    }
+    const useBatch = this.training || !this.trackRunningStats;
+    return F.batchNorm(x, useBatch && !this.trackRunningStats ? null : this.runningMean, useBatch && !this.trackRunningStats ? null : this.runningVar, {
+      weight: this.weight, bias: this.bias, training: useBatch, momentum, eps: this.eps,
+    });
+  }
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}`;
+  }
+}
+
+export class GroupNorm extends Module {
+  weight: Parameter | null;
+  bias: Parameter | null;
+  constructor(readonly numGroups: number, readonly numChannels: number, readonly opts: { eps?: number; affine?: boolean } = {}) {
+    super();
+    if (!Number.isInteger(numGroups) || numGroups < 1 || numChannels % numGroups !== 0)
+      throw new RangeError(`GroupNorm: numChannels (${numChannels}) must be divisible by numGroups (${numGroups})`);
+    const affine = opts.affine ?? true;
+    this.weight = affine ? parameter(ones(numChannels)) : null;
+    this.bias = affine ? parameter(zeros(numChannels)) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return F.groupNorm(x, this.numGroups, this.weight, this.bias, this.opts.eps ?? 1e-5);
+  }
+}
+
+export class LayerNorm extends Module {
+  weight: Parameter | null;
+  bias: Parameter | null;
+  readonly normalizedShape: number[];
+  constructor(normalizedShape: number | number[], readonly opts: { eps?: number; elementwiseAffine?: boolean } = {}) {
+    super();
+    this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+    const affine = opts.elementwiseAffine ?? true;
+    this.weight = affine ? parameter(ones(this.normalizedShape)) : null;
+    this.bias = affine ? parameter(zeros(this.normalizedShape)) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return F.layerNorm(x, this.normalizedShape, this.weight, this.bias, this.opts.eps ?? 1e-5);
+  }
+}
