@@ -82,7 +82,8 @@ static int64_t toInt(napi_env env, const OpEntry& op, const ArgSpec& a, napi_val
   double d;
   if (napi_get_value_double(env, v, &d) != napi_ok) badArg(env, op, a, v, "an integer");
   if (d != static_cast<double>(static_cast<int64_t>(d)) || d > 9.3e18 || d < -9.3e18)
-    throw Napi::TypeError::New(env, op.name + ": argument '" + a.name + "' expected an integer, got " + std::to_string(d));
+    throw Napi::TypeError::New(env, op.name + ": argument '" + a.name + "' (" + a.typeStr + ") expected an integer, got " +
+                                        Napi::Number::New(env, d).ToString().Utf8Value());
   return static_cast<int64_t>(d);
 }
 

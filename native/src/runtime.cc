@@ -5,21 +5,33 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Version.h>
 #include <torch/version.h>
+#include <cmath>
 
 namespace arsenal {
 
+// manualSeed(seed): a non-negative integer number below 2^53, or a BigInt (any 64-bit seed).
 static Napi::Value manualSeed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "manualSeed: expected a non-negative integer seed");
+  if (info[0].IsBigInt()) {
+    bool lossless = false;
+    uint64_t v = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) throw Napi::RangeError::New(env, "manualSeed: a BigInt seed must fit in 64 unsigned bits");
+    at::manual_seed(v);
+    return env.Undefined();
+  }
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "manualSeed: expected a non-negative integer seed (number or BigInt)");
   double d = info[0].As<Napi::Number>().DoubleValue();
-  if (d < 0 || d > 9007199254740991.0 || d != static_cast<double>(static_cast<uint64_t>(d)))
-    throw Napi::RangeError::New(env, "manualSeed: expected a non-negative integer seed below 2^53, got " + std::to_string(d));
+  if (!(d >= 0) || d > 9007199254740991.0 || d != std::floor(d))
+    throw Napi::RangeError::New(env, "manualSeed: expected a non-negative integer seed below 2^53 (or a BigInt), got " + Napi::Number::New(env, d).ToString().Utf8Value());
   at::manual_seed(static_cast<uint64_t>(d));
   return env.Undefined();
 }
 
+// initialSeed(): a number when exact, else a BigInt (libtorch's default seed is a random 64-bit value).
 static Napi::Value initialSeed(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(at::detail::getDefaultCPUGenerator().current_seed()));
+  uint64_t s = at::detail::getDefaultCPUGenerator().current_seed();
+  if (s <= 9007199254740991ULL) return Napi::Number::New(info.Env(), static_cast<double>(s));
+  return Napi::BigInt::New(info.Env(), s);
 }
 
 static Napi::Value getRngState(const Napi::CallbackInfo& info) {
@@ -45,10 +57,10 @@ static Napi::Value setRngState(const Napi::CallbackInfo& info) {
 
 static Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1)
-    throw Napi::TypeError::New(env, "setNumThreads: expected a positive integer");
+  double d = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  if (!(d >= 1) || d != std::floor(d) || d > 4096) throw Napi::TypeError::New(env, "setNumThreads: expected a positive integer");
   ARSENAL_TRY
-  at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  at::set_num_threads(static_cast<int>(d));
   return env.Undefined();
   ARSENAL_CATCH(env, "setNumThreads")
 }

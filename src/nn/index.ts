@@ -8,3 +8,4 @@ export { ReLU, ReLU6, SiLU, GELU, Sigmoid, LeakyReLU, MaxPool2d, AvgPool2d, Adap
 export { Sequential, ModuleList, ModuleDict } from './layers/container.js';
 export * as init from './init.js';
 export * as functional from '../torch/functional.js';
+export { deepCopy } from './copy.js';

@@ -5,3 +5,5 @@ export { Adam, AdamW, type AdamOptions } from './adam.js';
 export { paramGroups, type ParamwiseOptions, type KeyRule, type GroupSummary } from './paramwise.js';
 export { clipGradNorm } from './clip.js';
 export * as lrScheduler from './lr_scheduler.js';
+export { AveragedModel, SWALR, updateBn, type AveragedModelOptions } from './swa.js';
+export { ModelEma, type ModelEmaOptions } from './ema.js';

@@ -69,6 +69,7 @@ function flattenInto(data: Nested, shape: number[], level: number, out: number[]
  * int64, any fraction -> float32, booleans -> bool.
  */
 export function tensor(data: Nested | ArrayBufferView | number, opts: TensorOptions & { shape?: number[] } = {}): Tensor {
+  if (opts.dtype !== undefined) dtypeCode(opts.dtype);
   if (ArrayBuffer.isView(data)) {
     const src = data as ArrayBufferView;
     const own = src instanceof Uint16Array ? opts.dtype : dtypeOfTypedArray(src);
@@ -87,6 +88,7 @@ export function tensor(data: Nested | ArrayBufferView | number, opts: TensorOpti
   const flat: number[] = [];
   flattenInto(data as Nested, shape, 0, flat, 'tensor');
   let dtype = opts.dtype;
+  if (dtype !== undefined) dtypeCode(dtype); // a clear error for an unknown name
   if (dtype === undefined) {
     let leaf: Nested = data as Nested;
     while (Array.isArray(leaf) && leaf.length > 0) leaf = leaf[0];

@@ -37,8 +37,8 @@ export interface Native {
   gradFn(h: number): string | null;
   isGradEnabled(): boolean;
   setGradEnabled(b: boolean): boolean;
-  manualSeed(seed: number): void;
-  initialSeed(): number;
+  manualSeed(seed: number | bigint): void;
+  initialSeed(): number | bigint;
   getRngState(): number;
   setRngState(h: number): void;
   setNumThreads(n: number): void;

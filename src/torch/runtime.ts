@@ -55,10 +55,12 @@ export function isAutocastEnabled(): boolean {
 }
 
 // ---- RNG ------------------------------------------------------------------------------------
-export function manualSeed(seed: number): void {
+/** Seeds libtorch's default CPU generator (a number below 2^53, or a BigInt). */
+export function manualSeed(seed: number | bigint): void {
   native.manualSeed(seed);
 }
-export function initialSeed(): number {
+/** The seed of the default generator: a number when exact, else a BigInt (feed it back to manualSeed). */
+export function initialSeed(): number | bigint {
   return native.initialSeed();
 }
 /** The default CPU generator's state as a uint8 tensor (for checkpoints). */
@@ -71,6 +73,7 @@ export function setRngState(state: Tensor): void {
 
 // ---- threads ----------------------------------------------------------------------------------
 export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new TypeError(`setNumThreads: expected a positive integer, got ${String(n)}`);
   native.setNumThreads(n);
 }
 export function getNumThreads(): number {

@@ -160,7 +160,14 @@ export class Tensor implements Owned {
     const g = native.getGrad(this.h);
     return g === null ? null : new Tensor(g);
   }
+  /** Assigns .grad (null clears it); shape and dtype must match, as PyTorch checks. */
   set grad(g: Tensor | null) {
+    if (g !== null) {
+      const gh = handle(g, 'grad');
+      const a = native.shape(this.h).join(','), b = native.shape(gh).join(',');
+      if (a !== b) throw new Error(`grad: assigned grad has shape [${b}], the tensor [${a}]`);
+      if (native.dtype(gh) !== native.dtype(this.h)) throw new Error(`grad: assigned grad has dtype ${dtypeName(native.dtype(gh))}, the tensor ${this.dtype}`);
+    }
     native.setGrad(this.h, g === null ? null : handle(g, 'grad'));
   }
   get isLeaf(): boolean {

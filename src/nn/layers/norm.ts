@@ -16,7 +16,8 @@ export class BatchNorm2d extends Module {
   weight: Parameter | null;
   bias: Parameter | null;
   readonly eps: number;
-  readonly momentum: number | null;
+  /** Mutable: updateBn switches it to null (cumulative average) while it recomputes statistics. */
+  momentum: number | null;
   readonly trackRunningStats: boolean;
   constructor(readonly numFeatures: number, opts: BatchNormOptions = {}) {
     super();
