@@ -85,9 +85,14 @@ static Napi::Value autocastEnter(const Napi::CallbackInfo& info) {
   if (dt != at::kBFloat16 && dt != at::kHalf)
     throw Napi::TypeError::New(env, "autocast: dtype must be bfloat16 or float16");
   bool enabled = info[1].IsUndefined() ? true : info[1].ToBoolean().Value();
-  autocastStack.push_back({at::autocast::is_cpu_enabled(), at::autocast::get_autocast_cpu_dtype()});
-  at::autocast::set_cpu_enabled(enabled);
+  AutocastFrame prev{at::autocast::is_cpu_enabled(), at::autocast::get_autocast_cpu_dtype()};
+  ARSENAL_TRY
+  // Set the dtype first: libtorch refuses some (float16 on CPU before 2.x), and
+  // nothing may change when it does.
   at::autocast::set_autocast_cpu_dtype(dt);
+  ARSENAL_CATCH(env, "autocast")
+  autocastStack.push_back(prev);
+  at::autocast::set_cpu_enabled(enabled);
   at::autocast::increment_nesting();
   return env.Undefined();
 }

@@ -63,6 +63,11 @@ function flattenInto(data: Nested, shape: number[], level: number, out: number[]
   for (const e of data) flattenInto(e, shape, level + 1, out, what);
 }
 
+function allBooleans(data: Nested): boolean {
+  if (Array.isArray(data)) return data.every(allBooleans);
+  return typeof data === 'boolean';
+}
+
 /**
  * torch.tensor(data, { dtype }). Typed arrays keep their dtype (1-d, or with
  * opts.shape). Nested JS arrays follow PyTorch's inference: all integers ->
@@ -90,10 +95,12 @@ export function tensor(data: Nested | ArrayBufferView | number, opts: TensorOpti
   let dtype = opts.dtype;
   if (dtype !== undefined) dtypeCode(dtype); // a clear error for an unknown name
   if (dtype === undefined) {
-    let leaf: Nested = data as Nested;
-    while (Array.isArray(leaf) && leaf.length > 0) leaf = leaf[0];
-    if (typeof leaf === 'boolean') dtype = 'bool';
-    else dtype = flat.length > 0 && flat.every((x) => Number.isInteger(x)) ? 'int64' : 'float32';
+    // PyTorch's inference: all booleans -> bool; all (safe) integers -> int64; else float32.
+    if (flat.length > 0 && allBooleans(data as Nested)) dtype = 'bool';
+    else dtype = flat.length > 0 && flat.every((x) => Number.isSafeInteger(x)) ? 'int64' : 'float32';
+  } else if (dtype === 'int64') {
+    const bad = flat.find((x) => !Number.isSafeInteger(x));
+    if (bad !== undefined) throw new RangeError(`tensor: ${bad} is not an integer that a JS number holds exactly; pass a BigInt64Array for int64 data`);
   }
   let arr: ArrayBufferView;
   if (dtype === 'int64') arr = BigInt64Array.from(flat, (x) => BigInt(Math.trunc(x)));

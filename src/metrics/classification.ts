@@ -1,0 +1,46 @@
+// Classification metrics accumulated over batches: top-1 accuracy, balanced
+// accuracy (mean per-class recall) and the confusion matrix.
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/tensor.js';
+
+export class ClassificationMeter {
+  private readonly confusion: Float64Array;
+  private lossSum = 0;
+  private count = 0;
+  constructor(readonly numClasses: number) {
+    this.confusion = new Float64Array(numClasses * numClasses);
+  }
+  /** logits [N,K] (or probabilities), labels int64 [N]; loss is the batch mean. */
+  update(logits: Tensor, labels: Tensor, loss?: number): void {
+    const K = this.numClasses;
+    const idx = torch.noGrad(() => torch.scope(() => labels.mul(K).add(logits.argmax(1)).keep()));
+    const flat = idx.dataSync() as BigInt64Array;
+    idx.dispose();
+    for (let i = 0; i < flat.length; i++) this.confusion[Number(flat[i])] += 1;
+    if (loss !== undefined) this.lossSum += loss * flat.length;
+    this.count += flat.length;
+  }
+  get total(): number { return this.count; }
+  accuracy(): number {
+    let c = 0;
+    for (let k = 0; k < this.numClasses; k++) c += this.confusion[k * this.numClasses + k];
+    return this.count ? c / this.count : 0;
+  }
+  /** Mean over classes of recall (classes absent from the labels are skipped). */
+  balancedAccuracy(): number {
+    let sum = 0, n = 0;
+    for (let k = 0; k < this.numClasses; k++) {
+      let row = 0;
+      for (let j = 0; j < this.numClasses; j++) row += this.confusion[k * this.numClasses + j];
+      if (row > 0) { sum += this.confusion[k * this.numClasses + k] / row; n++; }
+    }
+    return n ? sum / n : 0;
+  }
+  meanLoss(): number { return this.count ? this.lossSum / this.count : NaN; }
+  confusionMatrix(): number[][] {
+    return Array.from({ length: this.numClasses }, (_, k) => Array.from(this.confusion.subarray(k * this.numClasses, (k + 1) * this.numClasses)));
+  }
+  summary(): { accuracy: number; balancedAccuracy: number; loss: number } {
+    return { accuracy: this.accuracy(), balancedAccuracy: this.balancedAccuracy(), loss: this.meanLoss() };
+  }
+}

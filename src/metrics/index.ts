@@ -1,0 +1,1 @@
+export { ClassificationMeter } from './classification.js';
