@@ -4,3 +4,5 @@ export * as F from './torch/functional.js';
 export { Tensor } from './torch/tensor.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+export * as metrics from './metrics/index.js';
+export type { Config } from './engine/config.js';

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// The `arsenal` command: train, test, info, start.
+import { existsSync } from 'node:fs';
+import { basename, join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, intFlag } from './args.js';
+import { loadConfig } from '../engine/load_config.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+const USAGE = `usage:
+  arsenal train <config.ts> [--set a.b=value]... [--work-dir DIR] [--seed N] [--epochs N] [--resume]
+  arsenal test <config.ts> --checkpoint FILE [--set a.b=value]... [--work-dir DIR]
+  arsenal info
+  arsenal start            the main job: the Fashion-MNIST tricks recipe, with a result table`;
+
+function workDirFor(config: string, flag: string | true | undefined): string {
+  if (typeof flag === 'string') return flag;
+  return join('work_dirs', basename(config).replace(/\.[mc]?[jt]s$/, ''));
+}
+
+async function train(argv: string[]): Promise<void> {
+  const p = parseArgs(argv, { boolean: ['resume', 'quiet'], value: ['work-dir', 'seed', 'epochs'] });
+  if (p.positional.length !== 1) throw new TypeError(`train: expected one config file\n${USAGE}`);
+  const sets = [...p.sets];
+  const seed = intFlag(p, 'seed');
+  const epochs = intFlag(p, 'epochs');
+  if (seed !== undefined) sets.push(`seed=${seed}`);
+  if (epochs !== undefined) sets.push(`train.epochs=${epochs}`);
+  const cfg = await loadConfig(p.positional[0], sets);
+  const { Trainer } = await import('../engine/trainer.js');
+  const workDir = workDirFor(p.positional[0], p.flags.get('work-dir'));
+  const trainer = new Trainer(cfg, { workDir, resume: p.flags.has('resume'), quiet: p.flags.has('quiet') });
+  const r = await trainer.fit();
+  console.log(JSON.stringify(r, null, 2));
+  console.log(`wrote ${join(workDir, 'metrics.json')}`);
+}
+
+async function test(argv: string[]): Promise<void> {
+  const p = parseArgs(argv, { boolean: ['quiet'], value: ['work-dir', 'checkpoint'] });
+  if (p.positional.length !== 1) throw new TypeError(`test: expected one config file\n${USAGE}`);
+  const ckpt = p.flags.get('checkpoint');
+  if (typeof ckpt !== 'string') throw new TypeError('test: --checkpoint FILE is required (a .safetensors state dict)');
+  if (!existsSync(ckpt)) throw new Error(`test: checkpoint '${ckpt}' does not exist`);
+  const cfg = await loadConfig(p.positional[0], p.sets);
+  const { evaluateCheckpoint } = await import('../engine/evaluate.js');
+  const workDir = workDirFor(p.positional[0], p.flags.get('work-dir'));
+  const r = await evaluateCheckpoint(cfg, ckpt, workDir);
+  console.log(JSON.stringify(r, null, 2));
+}
+
+async function info(): Promise<void> {
+  const { torch } = await import('../index.js');
+  const { datasetsFound } = await import('../engine/evaluate.js');
+  const i = torch.info();
+  const pkg = JSON.parse((await import('node:fs')).readFileSync(join(repo, 'package.json'), 'utf8'));
+  console.log(`arsenal ${pkg.version}, Node.js ${process.versions.node}`);
+  console.log(`libtorch ${i.libtorch}; BLAS ${i.blas}; CPU capability ${i.cpuCapability}; oneDNN ${i.mkldnn ? 'yes' : 'no'}`);
+  console.log(`threads ${i.threads} (interop ${i.interopThreads}); CUDA ${i.cuda ? 'available' : 'not available'}; bf16 on this CPU: ${i.bf16 ? 'yes (AVX512_BF16/AMX)' : 'no'}`);
+  for (const d of datasetsFound()) console.log(`dataset ${d.name}: ${d.found ? d.path : `not found (${d.hint})`}`);
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  switch (cmd) {
+    case 'train': return train(rest);
+    case 'test': return test(rest);
+    case 'info': return info();
+    case 'start': return (await import('./start.js')).start(rest);
+    case undefined: case 'help': case '--help': case '-h': console.log(USAGE); return;
+    default: throw new TypeError(`unknown command '${cmd}'\n${USAGE}`);
+  }
+}
+
+main().catch((e: Error) => {
+  console.error(`arsenal: ${e.message}`);
+  if (process.env.ARSENAL_DEBUG) console.error(e.stack);
+  process.exitCode = 1;
+});

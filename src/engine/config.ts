@@ -1,0 +1,205 @@
+// Training configs: plain typed objects (mmengine's "configs as plain data"),
+// validated against a small schema so a wrong key or value is an error that
+// names it (`optimizer.momentun: unknown key (expected one of …)`).
+import type { ParamwiseOptions } from '../optim/paramwise.js';
+
+export interface DataConfig {
+  dataset: 'fashion-mnist' | 'imagefolder';
+  /** Dataset folder (fashion-mnist: the IDX files; imagefolder: DIR with train/<class>/* and test/<class>/*). */
+  root?: string;
+  batchSize: number;
+  /** Evaluation batch size (default: 2 × batchSize). */
+  testBatchSize?: number;
+  /** Train on the first N training images only (quick runs). */
+  trainSubset?: number;
+  /** Per-channel mean and std of the 0–1 pixels, for normalisation. */
+  mean?: number[];
+  std?: number[];
+  /** imagefolder: resize to [H, W] and channels (1 or 3). */
+  imageSize?: [number, number];
+  channels?: 1 | 3;
+  prefetch?: number;
+}
+
+export interface ModelConfig {
+  name: 'resnet18' | 'resnet34' | 'resnet50';
+  stem?: 'imagenet' | 'small';
+  width?: number;
+  zeroInitResidual?: boolean;
+  dropRate?: number;
+  /** A safetensors state dict (torchvision's keys or Arsenal's). */
+  pretrained?: string;
+}
+
+export interface OptimizerConfig {
+  type: 'SGD' | 'Adam' | 'AdamW';
+  lr: number;
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+  betas?: [number, number];
+  paramwise?: ParamwiseOptions;
+}
+
+export interface ScheduleConfig {
+  type: 'cosine' | 'step' | 'multistep' | 'onecycle' | 'constant';
+  /** Linear warm-up length in epochs (fractions allowed; counted in iterations). */
+  warmupEpochs?: number;
+  /** Warm-up start factor (mmengine LinearLR: 1/3 by default; timm-style 0.001 common). */
+  warmupStartFactor?: number;
+  /** cosine: the final lr relative to the base lr (scaled per group by lrMult). */
+  etaMinRatio?: number;
+  /** step: epochs per step; multistep: epochs where lr drops. */
+  stepEpochs?: number;
+  milestones?: number[];
+  gamma?: number;
+  /** onecycle */
+  pctStart?: number;
+  /** Step per iteration (default) or per epoch. */
+  byEpoch?: boolean;
+}
+
+export interface AugmentConfig {
+  /** Probability of a horizontal flip per image (0 = off). */
+  hflip?: number;
+}
+
+export interface LossConfig {
+  labelSmoothing?: number;
+}
+
+export interface SwaConfig {
+  /** First epoch averaged, as a fraction of the epochs (0.75) or an epoch number (≥ 1). */
+  start: number;
+  /** The constant lr SWALR anneals to. */
+  lr: number;
+  annealEpochs?: number;
+  annealStrategy?: 'cos' | 'linear';
+}
+
+export interface EmaConfig {
+  decay?: number;
+  warmup?: boolean;
+}
+
+export interface TrainConfig {
+  epochs: number;
+  /** bf16 autocast (fp32 master weights, fp32 loss) or plain fp32. */
+  amp?: 'bf16' | 'fp32';
+  clipGradNorm?: number;
+  logInterval?: number;
+  evalInterval?: number;
+  checkpointInterval?: number;
+}
+
+export interface Config {
+  task: 'classification';
+  seed?: number;
+  data: DataConfig;
+  model: ModelConfig;
+  optimizer: OptimizerConfig;
+  schedule?: ScheduleConfig;
+  augment?: AugmentConfig;
+  loss?: LossConfig;
+  swa?: SwaConfig;
+  ema?: EmaConfig;
+  train: TrainConfig;
+}
+
+// ---- validation ------------------------------------------------------------------------------------------
+type Check = (v: unknown, path: string) => void;
+type Shape = { [key: string]: { check: Check; required?: boolean } };
+
+const fail = (path: string, msg: string): never => {
+  throw new TypeError(`config: ${path}: ${msg}`);
+};
+const show = (v: unknown) => JSON.stringify(v) ?? String(v);
+const num = (min = -Infinity, max = Infinity, integer = false): Check => (v, p) => {
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(p, `expected a number, got ${show(v)}`);
+  if (integer && !Number.isInteger(v)) fail(p, `expected an integer, got ${show(v)}`);
+  if ((v as number) < min || (v as number) > max) fail(p, `expected a value in [${min}, ${max}], got ${show(v)}`);
+};
+const oneOf = (...xs: unknown[]): Check => (v, p) => {
+  if (!xs.includes(v)) fail(p, `expected one of ${xs.map(show).join(', ')}, got ${show(v)}`);
+};
+const str: Check = (v, p) => { if (typeof v !== 'string' || v === '') fail(p, `expected a non-empty string, got ${show(v)}`); };
+const bool: Check = (v, p) => { if (typeof v !== 'boolean') fail(p, `expected true or false, got ${show(v)}`); };
+const arr = (item: Check, len?: number): Check => (v, p) => {
+  if (!Array.isArray(v)) fail(p, `expected an array, got ${show(v)}`);
+  if (len !== undefined && (v as unknown[]).length !== len) fail(p, `expected ${len} values, got ${(v as unknown[]).length}`);
+  (v as unknown[]).forEach((x, i) => item(x, `${p}[${i}]`));
+};
+const obj = (shape: Shape): Check => (v, p) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(p, `expected an object, got ${show(v)}`);
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!(k in shape)) fail(`${p}.${k}`, `unknown key (expected one of ${Object.keys(shape).join(', ')})`);
+  for (const [k, s] of Object.entries(shape)) {
+    if (o[k] === undefined) { if (s.required) fail(`${p}.${k}`, 'missing'); continue; }
+    s.check(o[k], `${p}.${k}`);
+  }
+};
+const record = (item: Check): Check => (v, p) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(p, `expected an object, got ${show(v)}`);
+  for (const [k, x] of Object.entries(v as object)) item(x, `${p}.${k}`);
+};
+const opt = (check: Check) => ({ check });
+const req = (check: Check) => ({ check, required: true });
+
+const SCHEMA = obj({
+  task: req(oneOf('classification')),
+  seed: opt(num(0, Number.MAX_SAFE_INTEGER, true)),
+  data: req(obj({
+    dataset: req(oneOf('fashion-mnist', 'imagefolder')), root: opt(str), batchSize: req(num(1, 1e6, true)), testBatchSize: opt(num(1, 1e6, true)),
+    trainSubset: opt(num(1, 1e9, true)), mean: opt(arr(num())), std: opt(arr(num(1e-12))), imageSize: opt(arr(num(1, 1e5, true), 2)),
+    channels: opt(oneOf(1, 3)), prefetch: opt(num(1, 64, true)),
+  })),
+  model: req(obj({
+    name: req(oneOf('resnet18', 'resnet34', 'resnet50')), stem: opt(oneOf('imagenet', 'small')), width: opt(num(1, 4096, true)),
+    zeroInitResidual: opt(bool), dropRate: opt(num(0, 1)), pretrained: opt(str),
+  })),
+  optimizer: req(obj({
+    type: req(oneOf('SGD', 'Adam', 'AdamW')), lr: req(num(0)), momentum: opt(num(0, 1)), nesterov: opt(bool), weightDecay: opt(num(0)),
+    betas: opt(arr(num(0, 1), 2)),
+    paramwise: opt(obj({
+      customKeys: opt(record(obj({ lrMult: opt(num(0)), decayMult: opt(num(0)) }))),
+      biasLrMult: opt(num(0)), biasDecayMult: opt(num(0)), normDecayMult: opt(num(0)), flatDecayMult: opt(num(0)),
+    })),
+  })),
+  schedule: opt(obj({
+    type: req(oneOf('cosine', 'step', 'multistep', 'onecycle', 'constant')), warmupEpochs: opt(num(0)), warmupStartFactor: opt(num(1e-9, 1)),
+    etaMinRatio: opt(num(0, 1)), stepEpochs: opt(num(1, 1e6, true)), milestones: opt(arr(num(0, 1e6, true))), gamma: opt(num(0)),
+    pctStart: opt(num(0, 1)), byEpoch: opt(bool),
+  })),
+  augment: opt(obj({ hflip: opt(num(0, 1)) })),
+  loss: opt(obj({ labelSmoothing: opt(num(0, 1)) })),
+  swa: opt(obj({ start: req(num(0)), lr: req(num(0)), annealEpochs: opt(num(0, 1e6, true)), annealStrategy: opt(oneOf('cos', 'linear')) })),
+  ema: opt(obj({ decay: opt(num(0, 1)), warmup: opt(bool) })),
+  train: req(obj({
+    epochs: req(num(1, 1e6, true)), amp: opt(oneOf('bf16', 'fp32')), clipGradNorm: opt(num(0)), logInterval: opt(num(1, 1e9, true)),
+    evalInterval: opt(num(1, 1e6, true)), checkpointInterval: opt(num(1, 1e6, true)),
+  })),
+});
+
+/** Throws a TypeError naming the first wrong key or value. */
+export function validateConfig(cfg: unknown): asserts cfg is Config {
+  SCHEMA(cfg, 'config');
+}
+
+/** Applies `a.b.c=value` overrides (value parsed as JSON when it parses, else a string). */
+export function applyOverrides(cfg: Record<string, any>, sets: string[]): void {
+  for (const s of sets) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new TypeError(`--set ${s}: expected key.path=value`);
+    const path = s.slice(0, eq).split('.');
+    const raw = s.slice(eq + 1);
+    let value: unknown;
+    try { value = JSON.parse(raw); } catch { value = raw; }
+    let o = cfg;
+    for (const k of path.slice(0, -1)) {
+      if (o[k] === undefined) o[k] = {};
+      if (typeof o[k] !== 'object' || o[k] === null) throw new TypeError(`--set ${s}: '${k}' is not an object in the config`);
+      o = o[k];
+    }
+    o[path[path.length - 1]] = value;
+  }
+}

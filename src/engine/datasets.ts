@@ -1,0 +1,28 @@
+// Train and test datasets from the data section of a config.
+import { join } from 'node:path';
+import { fashionMnist, imageFolder, Subset, type Dataset } from '../data/index.js';
+import type { DataConfig } from './config.js';
+
+export async function buildDatasets(d: DataConfig): Promise<{ train: Dataset; test: Dataset }> {
+  let train: Dataset, test: Dataset;
+  if (d.dataset === 'fashion-mnist') {
+    train = fashionMnist({ root: d.root, split: 'train' });
+    test = fashionMnist({ root: d.root, split: 'test' });
+  } else {
+    if (!d.root) throw new TypeError('config: data.root is required for imagefolder (a folder with train/<class>/* and test/<class>/*)');
+    const opts = { size: d.imageSize, channels: d.channels };
+    train = await imageFolder(join(d.root, 'train'), opts);
+    let size = d.imageSize;
+    if (!size) {
+      const probe = await train.getBatch([0]);
+      size = probe.images.shape.slice(2) as [number, number];
+      probe.images.dispose();
+      probe.labels.dispose();
+    }
+    test = await imageFolder(join(d.root, 'test'), { ...opts, size });
+    if (train.classes.join('\u0000') !== test.classes.join('\u0000'))
+      throw new Error(`imagefolder: ${d.root}/train and ${d.root}/test have different class folders (${train.classes.join(', ')} vs ${test.classes.join(', ')})`);
+  }
+  if (d.trainSubset && d.trainSubset < train.length) train = new Subset(train, Array.from({ length: d.trainSubset }, (_, i) => i));
+  return { train, test };
+}

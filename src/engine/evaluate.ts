@@ -1,0 +1,30 @@
+// `arsenal test`: a model's metrics on the test set from a weights file, and
+// what `arsenal info` reports about datasets.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as torch from '../torch/index.js';
+import { Trainer, type TrainResult } from './trainer.js';
+import type { Config } from './config.js';
+
+export async function evaluateCheckpoint(cfg: Config, weightsFile: string, workDir: string): Promise<TrainResult> {
+  const t0 = performance.now();
+  const trainer = new Trainer(cfg, { workDir });
+  await trainer.setup();
+  const sd = torch.safetensors.loadFile(weightsFile);
+  trainer.model.loadStateDict(sd, { source: weightsFile });
+  torch.dispose(sd);
+  const m = await trainer.evaluate();
+  const result: TrainResult = {
+    task: cfg.task, dataset: cfg.data.dataset, metrics: { ...m }, epochs: cfg.train.epochs, seed: trainer.seed,
+    wallSeconds: (performance.now() - t0) / 1000, imagesPerSecond: 0, dataWaitShare: 0,
+  };
+  torch.safetensors.writeAtomic(join(workDir, 'metrics.json'), JSON.stringify(result, null, 2) + '\n');
+  console.log(`test accuracy ${(100 * m.accuracy).toFixed(2)}% (balanced ${(100 * m.balancedAccuracy).toFixed(2)}%), loss ${m.loss.toFixed(4)} — ${weightsFile}`);
+  return result;
+}
+
+export function datasetsFound(): { name: string; found: boolean; path: string; hint: string }[] {
+  const root = process.env.ARSENAL_FASHION_MNIST ?? '/usr/share/datasets/fashion-mnist';
+  const ok = ['train-images-idx3-ubyte', 't10k-images-idx3-ubyte'].every((f) => existsSync(join(root, f + '.gz')) || existsSync(join(root, f)));
+  return [{ name: 'fashion-mnist', found: ok, path: root, hint: 'apt-get install dataset-fashion-mnist, or set ARSENAL_FASHION_MNIST' }];
+}

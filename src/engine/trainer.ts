@@ -1,0 +1,364 @@
+// The Trainer: builds data, model, optimizer and schedule from a Config and
+// runs the epochs with the tricks as hooks around the step — LR schedule per
+// iteration, EMA per iteration, SWA per epoch, evaluation, checkpoints,
+// progress and a JSONL log. One seed drives libtorch, the JS-side generator
+// and the data order, so the same config gives the same weights bit for bit
+// on CPU, and a resumed run equals an uninterrupted one.
+import { mkdirSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/tensor.js';
+import * as F from '../torch/functional.js';
+import type { Module } from '../nn/module.js';
+import { Optimizer } from '../optim/optimizer.js';
+import { SGD } from '../optim/sgd.js';
+import { Adam, AdamW } from '../optim/adam.js';
+import { paramGroups, type GroupSummary } from '../optim/paramwise.js';
+import { clipGradNorm } from '../optim/clip.js';
+import * as S from '../optim/lr_scheduler.js';
+import { AveragedModel, SWALR } from '../optim/swa.js';
+import { BatchNorm2d } from '../nn/layers/norm.js';
+import { ModelEma } from '../optim/ema.js';
+import { DataLoader, Rng, type Dataset, type Batch } from '../data/index.js';
+import { buildModel } from '../models/index.js';
+import { ClassificationMeter } from '../metrics/classification.js';
+import { randomFlip } from '../augment/batch_flip.js';
+import { buildDatasets } from './datasets.js';
+import type { Config } from './config.js';
+import { writeCheckpoint, readCheckpoint, latestTag } from './checkpoint.js';
+import { Progress, fmt } from './progress.js';
+
+export interface TrainResult {
+  task: string;
+  dataset: string;
+  metrics: Record<string, number>;
+  epochs: number;
+  seed: number;
+  wallSeconds: number;
+  imagesPerSecond: number;
+  dataWaitShare: number;
+}
+
+export interface TrainerOptions { workDir: string; resume?: boolean; quiet?: boolean }
+
+interface Schedule { step(): void; stateDict(): unknown; loadStateDict(s: any): void }
+
+export class Trainer {
+  readonly seed: number;
+  model!: Module;
+  optimizer!: Optimizer;
+  groups: GroupSummary[] = [];
+  private schedule: Schedule | null = null;
+  private swaModel: AveragedModel | null = null;
+  private swaLr: SWALR | null = null;
+  private ema: ModelEma | null = null;
+  private rng!: Rng;
+  private train!: Dataset;
+  private test!: Dataset;
+  private trainLoader!: DataLoader;
+  private testLoader!: DataLoader;
+  private mean!: Tensor;
+  private std!: Tensor;
+  private swaStartEpoch = Infinity;
+  private startEpoch = 1;
+  private readonly log: (msg: string) => void;
+
+  constructor(readonly cfg: Config, readonly opts: TrainerOptions) {
+    this.seed = cfg.seed ?? 42;
+    this.log = opts.quiet ? () => {} : (m) => console.log(m);
+  }
+
+  private jsonl(record: Record<string, unknown>): void {
+    appendFileSync(join(this.opts.workDir, 'log.jsonl'), JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n');
+  }
+
+  /** Builds everything; called by fit() and by evaluation-only use. */
+  async setup(): Promise<void> {
+    const cfg = this.cfg;
+    mkdirSync(this.opts.workDir, { recursive: true });
+    torch.manualSeed(this.seed);
+    this.rng = new Rng(Rng.derive(this.seed, 1));
+    ({ train: this.train, test: this.test } = await buildDatasets(cfg.data));
+    const batch = cfg.data.batchSize;
+    this.trainLoader = new DataLoader(this.train, { batchSize: batch, shuffle: true, dropLast: true, seed: this.seed, prefetch: cfg.data.prefetch });
+    this.testLoader = new DataLoader(this.test, { batchSize: cfg.data.testBatchSize ?? batch * 2, shuffle: false, prefetch: cfg.data.prefetch });
+    const probe = await this.train.getBatch([0]);
+    const channels = probe.images.shape[1];
+    torch.dispose([probe.images, probe.labels]);
+    const mean = cfg.data.mean ?? Array(channels).fill(0.5);
+    const std = cfg.data.std ?? Array(channels).fill(0.5);
+    if (mean.length !== channels || std.length !== channels) throw new TypeError(`config: data.mean and data.std need ${channels} values (one per channel)`);
+    this.mean = torch.tensor(mean, { dtype: 'float32' }).reshape(1, channels, 1, 1).keep();
+    this.std = torch.tensor(std, { dtype: 'float32' }).reshape(1, channels, 1, 1).keep();
+
+    const { pretrained, ...modelCfg } = cfg.model;
+    this.model = buildModel({ ...modelCfg, pretrained, numClasses: this.train.classes.length, inChannels: channels });
+
+    const o = cfg.optimizer;
+    const base = { lr: o.lr, weightDecay: o.weightDecay ?? 0 };
+    const pw = paramGroups(this.model, base, o.paramwise ?? {});
+    this.groups = pw.summary;
+    const params = o.paramwise ? pw.groups : this.model.parameters();
+    if (o.type === 'SGD') this.optimizer = new SGD(params, { lr: o.lr, momentum: o.momentum ?? 0.9, nesterov: o.nesterov ?? false, weightDecay: base.weightDecay });
+    else if (o.type === 'Adam') this.optimizer = new Adam(params, { lr: o.lr, betas: o.betas, weightDecay: base.weightDecay });
+    else this.optimizer = new AdamW(params, { lr: o.lr, betas: o.betas, weightDecay: o.weightDecay ?? 0.01 });
+
+    const epochs = cfg.train.epochs;
+    if (cfg.swa) {
+      this.swaStartEpoch = cfg.swa.start < 1 ? Math.max(1, Math.floor(cfg.swa.start * epochs) + 1) : Math.floor(cfg.swa.start);
+      if (this.swaStartEpoch > epochs) throw new RangeError(`config: swa.start (${cfg.swa.start}) is past the last epoch (${epochs})`);
+    }
+    this.schedule = this.buildSchedule(Math.min(epochs, this.swaStartEpoch - 1));
+    if (cfg.ema) this.ema = new ModelEma(this.model, { decay: cfg.ema.decay ?? 0.9998, warmup: cfg.ema.warmup ?? false });
+    if (cfg.swa) this.swaModel = new AveragedModel(this.model);
+  }
+
+  private buildSchedule(epochs: number): Schedule | null {
+    const s = this.cfg.schedule;
+    if (!s || epochs < 1) return null;
+    const per = s.byEpoch ? 1 : this.trainLoader.length;
+    const total = epochs * per;
+    const warm = Math.min(total - 1, Math.round((s.warmupEpochs ?? 0) * per));
+    const opt = this.optimizer;
+    const lr = this.cfg.optimizer.lr;
+    let main: S.LRScheduler;
+    switch (s.type) {
+      case 'cosine': main = new S.CosineAnnealingLR(opt, Math.max(1, total - warm), (s.etaMinRatio ?? 0) * lr); break;
+      case 'step': main = new S.StepLR(opt, (s.stepEpochs ?? 30) * per, s.gamma ?? 0.1); break;
+      case 'multistep': main = new S.MultiStepLR(opt, (s.milestones ?? []).map((m) => m * per - warm), s.gamma ?? 0.1); break;
+      case 'onecycle': return new S.OneCycleLR(opt, { maxLr: opt.paramGroups.map((g) => g.lr), totalSteps: total + 1, pctStart: s.pctStart ?? 0.3 });
+      case 'constant': main = new S.ConstantLR(opt, 1, 0); break;
+    }
+    if (warm <= 0) return main;
+    return new S.SequentialLR(opt, [new S.LinearLR(opt, s.warmupStartFactor ?? 1 / 3, 1, warm), main], [warm]);
+  }
+
+  /** uint8 (or float 0–1) images → normalised float32, with the batch-level augmentations when training. */
+  private preprocess(images: Tensor, train: boolean): Tensor {
+    let x = images.dtype === 'uint8' ? images.float().div(255) : images.float();
+    x = x.sub(this.mean).div(this.std);
+    const p = this.cfg.augment?.hflip ?? 0;
+    if (train && p > 0) x = randomFlip(x, p, 'horizontal', this.rng);
+    return x;
+  }
+
+  private forward(model: Module, x: Tensor): Tensor {
+    if (this.cfg.train.amp === 'bf16') return torch.autocast({ deviceType: 'cpu', dtype: 'bfloat16' }, () => model.forward(x)).float();
+    return model.forward(x);
+  }
+
+  /** Top-1 accuracy, balanced accuracy and mean loss of a model on the test set. */
+  async evaluate(model: Module = this.model, loader: DataLoader = this.testLoader): Promise<{ accuracy: number; balancedAccuracy: number; loss: number }> {
+    const meter = new ClassificationMeter(this.train.classes.length);
+    const was = model.training;
+    model.eval();
+    loader.setEpoch(0);
+    for await (const b of loader) {
+      torch.noGrad(() => torch.scope(() => {
+        const logits = this.forward(model, this.preprocess(b.images, false));
+        const loss = F.crossEntropy(logits, b.labels).item();
+        meter.update(logits, b.labels, loss);
+      }));
+      torch.dispose([b.images, b.labels]);
+    }
+    model.train(was);
+    return meter.summary();
+  }
+
+  private trainStep(b: Batch): { loss: number } {
+    const cfg = this.cfg;
+    return torch.scope(() => {
+      const x = this.preprocess(b.images, true);
+      const logits = this.forward(this.model, x);
+      const loss = F.crossEntropy(logits, b.labels, { labelSmoothing: cfg.loss?.labelSmoothing ?? 0 });
+      loss.backward();
+      if (cfg.train.clipGradNorm) clipGradNorm(this.model.parameters(), cfg.train.clipGradNorm);
+      this.optimizer.step();
+      this.optimizer.zeroGrad();
+      return { loss: loss.item() };
+    });
+  }
+
+  // ---- checkpoints ----------------------------------------------------------------------
+  private saveCheckpoint(epoch: number, extra: Record<string, unknown>, tag = `epoch_${epoch}`, latest = true): void {
+    const sd = this.optimizer.stateDict();
+    const state: Record<string, Tensor> = {};
+    const scalars: Record<string, Record<string, number>> = {};
+    for (const [i, s] of Object.entries(sd.state)) {
+      for (const [k, v] of Object.entries(s)) {
+        if (typeof v === 'number') (scalars[i] ??= {})[k] = v;
+        else state[`optimizer.${i}.${k}`] = v;
+      }
+    }
+    if (this.swaModel) for (const [k, v] of Object.entries(this.swaModel.stateDict())) state[`swa.${k}`] = v;
+    if (this.ema) for (const [k, v] of Object.entries(this.ema.module.stateDict())) state[`ema.${k}`] = v;
+    const rngTorch = torch.getRngState();
+    state['rng.torch'] = rngTorch;
+    writeCheckpoint(this.opts.workDir, tag, this.model.stateDict(), state, {
+      epoch,
+      seed: this.seed,
+      optimizer: { param_groups: sd.param_groups, scalars },
+      schedule: this.schedule?.stateDict() ?? null,
+      swaLr: this.swaLr?.stateDict() ?? null,
+      emaUpdates: this.ema?.updates ?? 0,
+      rng: this.rng.getState(),
+      ...extra,
+    }, latest);
+    rngTorch.dispose();
+  }
+
+  private restore(tag: string): void {
+    const { weights, state, meta } = readCheckpoint(this.opts.workDir, tag);
+    this.model.loadStateDict(weights, { source: `${this.opts.workDir}/${tag}.safetensors` });
+    const opt: Record<number, Record<string, Tensor | number>> = {};
+    for (const [i, s] of Object.entries(meta.optimizer.scalars as Record<string, Record<string, number>>)) opt[Number(i)] = { ...s };
+    for (const [k, v] of Object.entries(state)) {
+      const m = /^optimizer\.(\d+)\.(.+)$/.exec(k);
+      if (m) (opt[Number(m[1])] ??= {})[m[2]] = v;
+    }
+    this.optimizer.loadStateDict({ state: opt, param_groups: meta.optimizer.param_groups });
+    if (meta.schedule && this.schedule) this.schedule.loadStateDict(meta.schedule);
+    if (this.swaModel) {
+      const sd: Record<string, Tensor> = {};
+      for (const [k, v] of Object.entries(state)) if (k.startsWith('swa.')) sd[k.slice(4)] = v;
+      this.swaModel.loadStateDict(sd, { source: tag });
+    }
+    if (this.ema) {
+      const sd: Record<string, Tensor> = {};
+      for (const [k, v] of Object.entries(state)) if (k.startsWith('ema.')) sd[k.slice(4)] = v;
+      this.ema.module.loadStateDict(sd, { source: tag });
+      this.ema.updates = meta.emaUpdates;
+    }
+    if (meta.swaLr && this.cfg.swa && meta.epoch >= this.swaStartEpoch) {
+      this.swaLr = new SWALR(this.optimizer, this.cfg.swa.lr, this.cfg.swa.annealEpochs ?? 10, this.cfg.swa.annealStrategy ?? 'cos');
+      this.swaLr.loadStateDict(meta.swaLr);
+      // The optimizer's group lrs were restored with param_groups above.
+      this.optimizer.loadStateDict({ state: opt, param_groups: meta.optimizer.param_groups });
+    }
+    torch.setRngState(state['rng.torch']);
+    this.rng.setState(meta.rng);
+    torch.dispose(Object.values(weights));
+    torch.dispose(Object.values(state));
+    this.startEpoch = meta.epoch + 1;
+    this.log(`resumed from ${tag} (epoch ${meta.epoch})`);
+  }
+
+  // ---- the loop ----------------------------------------------------------------------------
+  async fit(): Promise<TrainResult> {
+    const t0 = performance.now();
+    await this.setup();
+    const cfg = this.cfg;
+    const epochs = cfg.train.epochs;
+    if (this.opts.resume) {
+      const tag = latestTag(this.opts.workDir);
+      if (tag) this.restore(tag);
+      else this.log(`--resume: no checkpoint in ${this.opts.workDir}; starting from scratch`);
+    }
+    this.log(`model ${cfg.model.name}: ${(this.model.numParameters() / 1e6).toFixed(2)}M parameters; ${this.train.length} training images, ${this.test.length} test images; seed ${this.seed}; amp ${cfg.train.amp ?? 'fp32'}; threads ${torch.getNumThreads()}`);
+    if (cfg.optimizer.paramwise) for (const g of this.groups) this.log(`  param group ${g.name}: ${g.params} tensors, lr ${g.lr}, weight decay ${g.weightDecay} (e.g. ${g.examples.join(', ')})`);
+    const progress = new Progress(cfg.train.logInterval ?? 50);
+    const iters = this.trainLoader.length;
+    let images = 0, trainSeconds = 0, waitSeconds = 0, best = -1;
+    let last: { accuracy: number; balancedAccuracy: number; loss: number } | null = null;
+    for (let epoch = this.startEpoch; epoch <= epochs; epoch++) {
+      if (cfg.swa && epoch === this.swaStartEpoch && !this.swaLr) {
+        this.swaLr = new SWALR(this.optimizer, cfg.swa.lr, cfg.swa.annealEpochs ?? 10, cfg.swa.annealStrategy ?? 'cos');
+        this.log(`SWA from epoch ${epoch}: lr anneals to ${cfg.swa.lr} over ${cfg.swa.annealEpochs ?? 10} epochs`);
+      }
+      this.model.train();
+      this.trainLoader.setEpoch(epoch);
+      const te = performance.now();
+      let it = 0, lossSum = 0;
+      for await (const b of this.trainLoader) {
+        const { loss } = this.trainStep(b);
+        torch.dispose([b.images, b.labels]);
+        if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at epoch ${epoch}, iteration ${it + 1}`);
+        if (this.schedule && epoch < this.swaStartEpoch && !cfg.schedule?.byEpoch) this.schedule.step();
+        this.ema?.update(this.model);
+        it++;
+        lossSum += loss;
+        images += cfg.data.batchSize;
+        const elapsed = (performance.now() - te) / 1000;
+        const ips = (it * cfg.data.batchSize) / elapsed;
+        const remaining = (iters - it) / (it / elapsed) + (epochs - epoch) * iters / (it / elapsed);
+        progress.update({ epoch, epochs, iter: it, iters, loss, lr: this.optimizer.paramGroups[0].lr, imagesPerSecond: ips, etaSeconds: remaining });
+        if (it % (cfg.train.logInterval ?? 50) === 0) this.jsonl({ epoch, iter: it, loss, lr: this.optimizer.paramGroups[0].lr, imagesPerSecond: ips });
+      }
+      progress.done();
+      const epochSeconds = (performance.now() - te) / 1000;
+      trainSeconds += epochSeconds;
+      waitSeconds += this.trainLoader.waitSeconds;
+      if (this.schedule && epoch < this.swaStartEpoch && cfg.schedule?.byEpoch) this.schedule.step();
+      if (this.swaModel && epoch >= this.swaStartEpoch) {
+        this.swaModel.updateParameters(this.model);
+        this.swaLr!.step();
+      }
+      const record: Record<string, unknown> = { epoch, trainLoss: lossSum / Math.max(1, it), epochSeconds, dataWaitSeconds: this.trainLoader.waitSeconds };
+      if (epoch % (cfg.train.evalInterval ?? 1) === 0 || epoch === epochs) {
+        last = await this.evaluate();
+        Object.assign(record, { testAccuracy: last.accuracy, testLoss: last.loss });
+        this.log(`epoch ${epoch}/${epochs}: train loss ${(lossSum / Math.max(1, it)).toFixed(4)}, test accuracy ${(100 * last.accuracy).toFixed(2)}%, ${fmt(epochSeconds)}, data wait ${(100 * this.trainLoader.waitSeconds / epochSeconds).toFixed(1)}%`);
+        if (last.accuracy > best) {
+          best = last.accuracy;
+          this.saveCheckpoint(epoch, { accuracy: last.accuracy }, 'best', false);
+        }
+      }
+      this.jsonl(record);
+      if (epoch % (cfg.train.checkpointInterval ?? 1) === 0 || epoch === epochs) this.saveCheckpoint(epoch, {});
+    }
+    if (!last) last = await this.evaluate();
+    const metrics: Record<string, number> = { accuracy: last.accuracy, balancedAccuracy: last.balancedAccuracy, loss: last.loss };
+    if (this.ema) {
+      const e = await this.evaluate(this.ema.module);
+      metrics.emaAccuracy = e.accuracy;
+      this.log(`EMA model: test accuracy ${(100 * e.accuracy).toFixed(2)}%`);
+    }
+    if (this.swaModel && this.swaModel.nAveraged > 0) {
+      this.log(`SWA: recomputing BatchNorm statistics over the training set (${this.swaModel.nAveraged} models averaged)`);
+      await this.updateSwaBn();
+      const s = await this.evaluate(this.swaModel.module);
+      metrics.modelAccuracy = metrics.accuracy;
+      metrics.accuracy = s.accuracy;
+      metrics.balancedAccuracy = s.balancedAccuracy;
+      metrics.loss = s.loss;
+      this.log(`SWA model: test accuracy ${(100 * s.accuracy).toFixed(2)}% (last model ${(100 * metrics.modelAccuracy).toFixed(2)}%)`);
+      torch.safetensors.saveFile(this.swaModel.module.stateDict(), join(this.opts.workDir, 'swa.safetensors'));
+    }
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const result: TrainResult = {
+      task: cfg.task,
+      dataset: cfg.data.dataset,
+      metrics,
+      epochs,
+      seed: this.seed,
+      wallSeconds,
+      imagesPerSecond: trainSeconds > 0 ? images / trainSeconds : 0,
+      dataWaitShare: trainSeconds > 0 ? waitSeconds / trainSeconds : 0,
+    };
+    torch.safetensors.writeAtomic(join(this.opts.workDir, 'metrics.json'), JSON.stringify(result, null, 2) + '\n');
+    return result;
+  }
+
+  /**
+   * torch.optim.swa_utils.update_bn over the training set (preprocessed, not
+   * augmented), streamed from the loader: BatchNorm statistics recomputed as a
+   * cumulative average for the SWA weights.
+   */
+  private async updateSwaBn(): Promise<void> {
+    const model = this.swaModel!.module;
+    const bns = model.modules().filter((m): m is BatchNorm2d => m instanceof BatchNorm2d && m.trackRunningStats);
+    const momenta = bns.map((b) => b.momentum);
+    for (const b of bns) { b.resetRunningStats(); b.momentum = null; }
+    model.train();
+    this.trainLoader.setEpoch(0);
+    try {
+      for await (const b of this.trainLoader) {
+        torch.noGrad(() => torch.scope(() => { this.forward(model, this.preprocess(b.images, false)); }));
+        torch.dispose([b.images, b.labels]);
+      }
+    } finally {
+      bns.forEach((b, i) => { b.momentum = momenta[i]; });
+      model.eval();
+    }
+  }
+}

@@ -1,0 +1,266 @@
+// ResNet-18/34/50 (He et al., "Deep Residual Learning for Image Recognition",
+// CVPR 2016), laid out as torchvision's (torchvision/models/resnet.py, the
+// "v1.5" Bottleneck with the stride on its 3x3 conv): the same module names, so
+// after stripping Arsenal's 'backbone.' / 'head.' prefixes the state-dict keys
+// are torchvision's and its checkpoints load (see pretrained.ts).
+//
+// Split into a ResNetBackbone (stem + layer1..layer4 → feature map) and a
+// ClassifierHead (global average pool → dropout → fc), so detection and
+// segmentation models can reuse the backbone and fine-tuning can swap the head.
+import { Module } from '../nn/module.js';
+import { Conv2d } from '../nn/layers/conv.js';
+import { BatchNorm2d } from '../nn/layers/norm.js';
+import { Linear, Identity } from '../nn/layers/linear.js';
+import { ReLU, MaxPool2d, AdaptiveAvgPool2d } from '../nn/layers/activation.js';
+import { Sequential } from '../nn/layers/container.js';
+import * as init from '../nn/init.js';
+import * as F from '../torch/functional.js';
+import { Tensor } from '../torch/tensor.js';
+
+/**
+ * 'imagenet': conv 7x7 stride 2 + BN + ReLU + max-pool 3x3 stride 2 (torchvision), /4 before layer1.
+ * 'small': conv 3x3 stride 1 + BN + ReLU, no max-pool (CIFAR-style, for 28x28 / 32x32 inputs).
+ */
+export type Stem = 'imagenet' | 'small';
+
+export interface ResNetOptions {
+  /** Classes of the classifier head. Default 1000. */
+  numClasses?: number;
+  /** Input channels. Default 3. */
+  inChannels?: number;
+  /** Default 'imagenet'. */
+  stem?: Stem;
+  /** Channels of the stem and layer1; layer2..4 get 2x, 4x, 8x (times 4 for Bottleneck outputs). Default 64. */
+  width?: number;
+  /** Zero the last BN weight of every residual branch, so each block starts as the identity (torchvision zero_init_residual). Default false. */
+  zeroInitResidual?: boolean;
+  /** Dropout probability before the fc layer (timm's drop_rate). Default 0. */
+  dropRate?: number;
+}
+
+export const RESNET_OPTION_KEYS = ['numClasses', 'inChannels', 'stem', 'width', 'zeroInitResidual', 'dropRate'] as const;
+
+type Required_ = Required<ResNetOptions>;
+
+function resolveOptions(what: string, opts: ResNetOptions, keys: readonly string[] = RESNET_OPTION_KEYS): Required_ {
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(`${what}: options must be an object`);
+  for (const k of Object.keys(opts)) {
+    if (!keys.includes(k)) throw new TypeError(`${what}: unknown option '${k}' (valid: ${keys.join(', ')})`);
+  }
+  const o: Required_ = {
+    numClasses: opts.numClasses ?? 1000,
+    inChannels: opts.inChannels ?? 3,
+    stem: opts.stem ?? 'imagenet',
+    width: opts.width ?? 64,
+    zeroInitResidual: opts.zeroInitResidual ?? false,
+    dropRate: opts.dropRate ?? 0,
+  };
+  for (const k of ['numClasses', 'inChannels', 'width'] as const) {
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`${what}: ${k} must be a positive integer, got ${String(o[k])}`);
+  }
+  if (o.stem !== 'imagenet' && o.stem !== 'small') throw new RangeError(`${what}: stem must be 'imagenet' or 'small', got '${String(o.stem)}'`);
+  if (typeof o.zeroInitResidual !== 'boolean') throw new TypeError(`${what}: zeroInitResidual must be a boolean, got ${String(o.zeroInitResidual)}`);
+  if (typeof o.dropRate !== 'number' || !(o.dropRate >= 0 && o.dropRate < 1)) throw new RangeError(`${what}: dropRate must be in [0, 1), got ${String(o.dropRate)}`);
+  return o;
+}
+
+const conv3x3 = (inC: number, outC: number, stride = 1) => new Conv2d(inC, outC, 3, { stride, padding: 1, bias: false });
+const conv1x1 = (inC: number, outC: number, stride = 1) => new Conv2d(inC, outC, 1, { stride, bias: false });
+
+/** Two 3x3 convs (ResNet-18/34). Properties in torchvision's order: conv1, bn1, relu, conv2, bn2, downsample. */
+export class BasicBlock extends Module {
+  static readonly expansion = 1;
+  conv1: Conv2d;
+  bn1: BatchNorm2d;
+  relu: ReLU;
+  conv2: Conv2d;
+  bn2: BatchNorm2d;
+  downsample: Sequential | null;
+  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null) {
+    super();
+    this.conv1 = conv3x3(inplanes, planes, stride);
+    this.bn1 = new BatchNorm2d(planes);
+    this.relu = new ReLU();
+    this.conv2 = conv3x3(planes, planes);
+    this.bn2 = new BatchNorm2d(planes);
+    this.downsample = downsample;
+  }
+  /** The BN whose weight zeroInitResidual zeroes. */
+  get lastBn(): BatchNorm2d { return this.bn2; }
+  forward(x: Tensor): Tensor {
+    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
+    out = this.bn2.forward(this.conv2.forward(out));
+    const identity = this.downsample ? this.downsample.forward(x) : x;
+    out.add_(identity);
+    return this.relu.forward(out);
+  }
+}
+
+/** 1x1 → 3x3 (stride here, "v1.5") → 1x1 with 4x expansion (ResNet-50). */
+export class Bottleneck extends Module {
+  static readonly expansion = 4;
+  conv1: Conv2d;
+  bn1: BatchNorm2d;
+  conv2: Conv2d;
+  bn2: BatchNorm2d;
+  conv3: Conv2d;
+  bn3: BatchNorm2d;
+  relu: ReLU;
+  downsample: Sequential | null;
+  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null) {
+    super();
+    const width = planes; // torchvision: planes * (base_width / 64) * groups, with base_width 64, groups 1
+    this.conv1 = conv1x1(inplanes, width);
+    this.bn1 = new BatchNorm2d(width);
+    this.conv2 = conv3x3(width, width, stride);
+    this.bn2 = new BatchNorm2d(width);
+    this.conv3 = conv1x1(width, planes * Bottleneck.expansion);
+    this.bn3 = new BatchNorm2d(planes * Bottleneck.expansion);
+    this.relu = new ReLU();
+    this.downsample = downsample;
+  }
+  get lastBn(): BatchNorm2d { return this.bn3; }
+  forward(x: Tensor): Tensor {
+    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
+    out = this.relu.forward(this.bn2.forward(this.conv2.forward(out)));
+    out = this.bn3.forward(this.conv3.forward(out));
+    const identity = this.downsample ? this.downsample.forward(x) : x;
+    out.add_(identity);
+    return this.relu.forward(out);
+  }
+}
+
+type Block = typeof BasicBlock | typeof Bottleneck;
+
+export interface ResNetArch { readonly block: 'basic' | 'bottleneck'; readonly layers: readonly [number, number, number, number] }
+
+export const ARCHS = {
+  resnet18: { block: 'basic', layers: [2, 2, 2, 2] },
+  resnet34: { block: 'basic', layers: [3, 4, 6, 3] },
+  resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3] },
+} as const satisfies Record<string, ResNetArch>;
+
+/** Stem + layer1..layer4; forward(x) → feature map [N, outChannels, h, w] (h = H/32 for 'imagenet', ⌈H/8⌉ for 'small'). */
+export class ResNetBackbone extends Module {
+  conv1: Conv2d;
+  bn1: BatchNorm2d;
+  relu: ReLU;
+  maxpool: MaxPool2d | Identity;
+  layer1: Sequential;
+  layer2: Sequential;
+  layer3: Sequential;
+  layer4: Sequential;
+  /** Channels of the feature map (512 for ResNet-18/34, 2048 for ResNet-50 at width 64). */
+  readonly outChannels: number;
+  /** Channels after layer1..layer4 (for FPN-style necks). */
+  readonly stageChannels: readonly number[];
+  readonly stem: Stem;
+
+  constructor(arch: ResNetArch, opts: Omit<ResNetOptions, 'numClasses' | 'dropRate'> = {}) {
+    super();
+    const o = resolveOptions('ResNetBackbone', opts, ['inChannels', 'stem', 'width', 'zeroInitResidual']);
+    const block: Block = arch.block === 'basic' ? BasicBlock : Bottleneck;
+    const w = o.width;
+    this.stem = o.stem;
+    if (o.stem === 'imagenet') {
+      this.conv1 = new Conv2d(o.inChannels, w, 7, { stride: 2, padding: 3, bias: false });
+      this.bn1 = new BatchNorm2d(w);
+      this.relu = new ReLU();
+      this.maxpool = new MaxPool2d(3, { stride: 2, padding: 1 });
+    } else {
+      this.conv1 = conv3x3(o.inChannels, w);
+      this.bn1 = new BatchNorm2d(w);
+      this.relu = new ReLU();
+      this.maxpool = new Identity();
+    }
+    let inplanes = w;
+    const makeLayer = (planes: number, blocks: number, stride: number): Sequential => {
+      let downsample: Sequential | null = null;
+      if (stride !== 1 || inplanes !== planes * block.expansion) {
+        downsample = new Sequential(conv1x1(inplanes, planes * block.expansion, stride), new BatchNorm2d(planes * block.expansion));
+      }
+      const mods: Module[] = [new block(inplanes, planes, stride, downsample)];
+      inplanes = planes * block.expansion;
+      for (let i = 1; i < blocks; i++) mods.push(new block(inplanes, planes));
+      return new Sequential(...mods);
+    };
+    this.layer1 = makeLayer(w, arch.layers[0], 1);
+    this.layer2 = makeLayer(w * 2, arch.layers[1], 2);
+    this.layer3 = makeLayer(w * 4, arch.layers[2], 2);
+    this.layer4 = makeLayer(w * 8, arch.layers[3], 2);
+    this.stageChannels = [1, 2, 4, 8].map((m) => w * m * block.expansion);
+    this.outChannels = inplanes;
+
+    // torchvision's init: Kaiming normal (fan_out, relu) for convs; BN weight 1, bias 0 (the BN defaults).
+    for (const m of this.modules()) {
+      if (m instanceof Conv2d) init.kaimingNormal_(m.weight, { mode: 'fan_out', nonlinearity: 'relu' });
+      else if (m instanceof BatchNorm2d) {
+        if (m.weight) init.ones_(m.weight);
+        if (m.bias) init.zeros_(m.bias);
+      }
+    }
+    if (o.zeroInitResidual) {
+      for (const m of this.modules()) if ((m instanceof BasicBlock || m instanceof Bottleneck) && m.lastBn.weight) init.zeros_(m.lastBn.weight);
+    }
+  }
+
+  /** Feature maps after the stem and each stage: [stem, layer1, layer2, layer3, layer4]. */
+  forwardFeatures(x: Tensor): Tensor[] {
+    const feats: Tensor[] = [];
+    x = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
+    feats.push(x);
+    for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) {
+      x = layer.forward(x);
+      feats.push(x);
+    }
+    return feats;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.dim() !== 4) throw new RangeError(`ResNetBackbone: expected input [N, C, H, W], got [${x.shape.join(', ')}]`);
+    if (x.shape[1] !== this.conv1.inChannels)
+      throw new RangeError(`ResNetBackbone: expected ${this.conv1.inChannels} input channels, got input [${x.shape.join(', ')}]`);
+    x = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
+    x = this.layer1.forward(x);
+    x = this.layer2.forward(x);
+    x = this.layer3.forward(x);
+    return this.layer4.forward(x);
+  }
+}
+
+/** Global average pool → flatten → dropout (training only) → fc. */
+export class ClassifierHead extends Module {
+  avgpool: AdaptiveAvgPool2d;
+  fc: Linear;
+  readonly dropRate: number;
+  constructor(inFeatures: number, numClasses: number, dropRate = 0) {
+    super();
+    if (!(dropRate >= 0 && dropRate < 1)) throw new RangeError(`ClassifierHead: dropRate must be in [0, 1), got ${dropRate}`);
+    this.avgpool = new AdaptiveAvgPool2d(1);
+    this.fc = new Linear(inFeatures, numClasses); // PyTorch's default Linear init, as torchvision
+    this.dropRate = dropRate;
+  }
+  forward(features: Tensor): Tensor {
+    let x = this.avgpool.forward(features).flatten(1);
+    if (this.training && this.dropRate > 0) x = F.dropout(x, this.dropRate, true);
+    return this.fc.forward(x);
+  }
+}
+
+export class ResNet extends Module {
+  backbone: ResNetBackbone;
+  head: ClassifierHead;
+  constructor(arch: ResNetArch, opts: ResNetOptions = {}) {
+    super();
+    const o = resolveOptions('ResNet', opts);
+    this.backbone = new ResNetBackbone(arch, { inChannels: o.inChannels, stem: o.stem, width: o.width, zeroInitResidual: o.zeroInitResidual });
+    this.head = new ClassifierHead(this.backbone.outChannels, o.numClasses, o.dropRate);
+  }
+  forward(x: Tensor): Tensor {
+    return this.head.forward(this.backbone.forward(x));
+  }
+}
+
+export function resnet18(opts: ResNetOptions = {}): ResNet { return new ResNet(ARCHS.resnet18, opts); }
+export function resnet34(opts: ResNetOptions = {}): ResNet { return new ResNet(ARCHS.resnet34, opts); }
+export function resnet50(opts: ResNetOptions = {}): ResNet { return new ResNet(ARCHS.resnet50, opts); }
