@@ -12,6 +12,8 @@ export interface DataConfig {
   testBatchSize?: number;
   /** Train on the first N training images only (quick runs). */
   trainSubset?: number;
+  /** Evaluate on the first N test images only (quick runs). */
+  testSubset?: number;
   /** Per-channel mean and std of the 0–1 pixels, for normalisation. */
   mean?: number[];
   std?: number[];
@@ -150,7 +152,7 @@ const SCHEMA = obj({
   seed: opt(num(0, Number.MAX_SAFE_INTEGER, true)),
   data: req(obj({
     dataset: req(oneOf('fashion-mnist', 'imagefolder')), root: opt(str), batchSize: req(num(1, 1e6, true)), testBatchSize: opt(num(1, 1e6, true)),
-    trainSubset: opt(num(1, 1e9, true)), mean: opt(arr(num())), std: opt(arr(num(1e-12))), imageSize: opt(arr(num(1, 1e5, true), 2)),
+    trainSubset: opt(num(1, 1e9, true)), testSubset: opt(num(1, 1e9, true)), mean: opt(arr(num())), std: opt(arr(num(1e-12))), imageSize: opt(arr(num(1, 1e5, true), 2)),
     channels: opt(oneOf(1, 3)), prefetch: opt(num(1, 64, true)),
   })),
   model: req(obj({

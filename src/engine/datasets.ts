@@ -24,5 +24,6 @@ export async function buildDatasets(d: DataConfig): Promise<{ train: Dataset; te
       throw new Error(`imagefolder: ${d.root}/train and ${d.root}/test have different class folders (${train.classes.join(', ')} vs ${test.classes.join(', ')})`);
   }
   if (d.trainSubset && d.trainSubset < train.length) train = new Subset(train, Array.from({ length: d.trainSubset }, (_, i) => i));
+  if (d.testSubset && d.testSubset < test.length) test = new Subset(test, Array.from({ length: d.testSubset }, (_, i) => i));
   return { train, test };
 }

@@ -39,7 +39,13 @@ export interface TrainResult {
   dataWaitShare: number;
 }
 
-export interface TrainerOptions { workDir: string; resume?: boolean; quiet?: boolean }
+export interface TrainerOptions {
+  workDir: string;
+  resume?: boolean;
+  quiet?: boolean;
+  /** Stop after this epoch, as if interrupted (checkpoints as usual; for testing resume). */
+  stopAfterEpoch?: number;
+}
 
 interface Schedule { step(): void; stateDict(): unknown; loadStateDict(s: any): void }
 
@@ -305,6 +311,10 @@ export class Trainer {
       }
       this.jsonl(record);
       if (epoch % (cfg.train.checkpointInterval ?? 1) === 0 || epoch === epochs) this.saveCheckpoint(epoch, {});
+      if (this.opts.stopAfterEpoch === epoch && epoch < epochs) {
+        this.log(`stopping after epoch ${epoch} (stopAfterEpoch)`);
+        return { task: cfg.task, dataset: cfg.data.dataset, metrics: {}, epochs: epoch, seed: this.seed, wallSeconds: (performance.now() - t0) / 1000, imagesPerSecond: 0, dataWaitShare: 0 };
+      }
     }
     if (!last) last = await this.evaluate();
     const metrics: Record<string, number> = { accuracy: last.accuracy, balancedAccuracy: last.balancedAccuracy, loss: last.loss };
