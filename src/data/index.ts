@@ -1,0 +1,9 @@
+// The data layer (DESIGN.md §2, §5, §7): the seeded JS-side generator,
+// datasets that hand out whole batches, readers for IDX files, Fashion-MNIST
+// and image folders, and the prefetching loader.
+export { Rng } from './rng.js';
+export { type Batch, type Dataset, TensorDataset, Subset } from './dataset.js';
+export { readIdx, idxTensor, type IdxDType } from './idx.js';
+export { FASHION_MNIST_CLASSES, fashionMnist } from './fashion_mnist.js';
+export { imageFolder, IMAGE_EXTENSIONS, type ImageFolderOptions } from './image_folder.js';
+export { DataLoader, type LoaderOptions } from './loader.js';

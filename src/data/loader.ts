@@ -1,0 +1,162 @@
+// The data loader: batches of a dataset in a seeded order, fetched ahead so
+// the model never waits for data (DESIGN.md §7, §8).
+//
+// The order of epoch e is Rng(Rng.derive(seed, e)).permutation(n): a function
+// of (seed, e) alone, so a run resumed at epoch e sees exactly the batches an
+// uninterrupted run would — call setEpoch(e) before iterating.
+import type { Batch, Dataset } from './dataset.js';
+import { Rng } from './rng.js';
+
+export interface LoaderOptions {
+  batchSize: number;
+  /** A new random order every epoch (default false: dataset order). */
+  shuffle?: boolean;
+  /** Drop the last, smaller batch (default false). */
+  dropLast?: boolean;
+  /** Seed of the shuffling order (default 42). */
+  seed?: number;
+  /** Batches in flight ahead of the consumer (default 2; 0 = fetch on demand). */
+  prefetch?: number;
+}
+
+const KEYS = new Set(['batchSize', 'shuffle', 'dropLast', 'seed', 'prefetch']);
+
+function disposeBatch(b: Batch | undefined): void {
+  if (!b) return;
+  b.images?.dispose?.();
+  b.labels?.dispose?.();
+}
+
+export class DataLoader implements AsyncIterable<Batch> {
+  readonly dataset: Dataset;
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly dropLast: boolean;
+  readonly seed: number;
+  readonly prefetch: number;
+  /** Seconds the consumer spent waiting for a batch in the last (or current) epoch. */
+  waitSeconds = 0;
+  private nextEpoch = 0;
+
+  constructor(dataset: Dataset, opts: LoaderOptions) {
+    if (dataset === null || typeof dataset !== 'object' || typeof dataset.getBatch !== 'function' || !Number.isInteger(dataset.length) || dataset.length < 0) {
+      throw new TypeError('DataLoader: expected a Dataset (with length and getBatch)');
+    }
+    if (opts === null || typeof opts !== 'object') throw new TypeError('DataLoader: expected options { batchSize, shuffle?, dropLast?, seed?, prefetch? }');
+    for (const k of Object.keys(opts)) {
+      if (!KEYS.has(k)) throw new TypeError(`DataLoader: unknown option '${k}' (expected one of ${[...KEYS].join(', ')})`);
+    }
+    const { batchSize, shuffle = false, dropLast = false, seed = 42, prefetch = 2 } = opts;
+    if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${String(batchSize)}`);
+    }
+    if (typeof shuffle !== 'boolean') throw new TypeError(`DataLoader: shuffle must be a boolean, got ${String(shuffle)}`);
+    if (typeof dropLast !== 'boolean') throw new TypeError(`DataLoader: dropLast must be a boolean, got ${String(dropLast)}`);
+    if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new TypeError(`DataLoader: seed must be an integer, got ${String(seed)}`);
+    if (typeof prefetch !== 'number' || !Number.isInteger(prefetch) || prefetch < 0) {
+      throw new RangeError(`DataLoader: prefetch must be a non-negative integer, got ${String(prefetch)}`);
+    }
+    this.dataset = dataset;
+    this.batchSize = batchSize;
+    this.shuffle = shuffle;
+    this.dropLast = dropLast;
+    this.seed = seed;
+    this.prefetch = prefetch;
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    const n = this.dataset.length;
+    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** The epoch the next iteration runs (each iteration then advances it by one). */
+  get epoch(): number {
+    return this.nextEpoch;
+  }
+
+  /** Makes the next iteration run epoch `epoch` (its order depends on seed and epoch only). */
+  setEpoch(epoch: number): void {
+    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`DataLoader.setEpoch: epoch must be a non-negative integer, got ${String(epoch)}`);
+    this.nextEpoch = epoch;
+  }
+
+  /** The sample order of an epoch (dataset order when shuffle is off). */
+  order(epoch: number): Int32Array {
+    const n = this.dataset.length;
+    if (!this.shuffle) {
+      const o = new Int32Array(n);
+      for (let i = 0; i < n; i++) o[i] = i;
+      return o;
+    }
+    return new Rng(Rng.derive(this.seed, epoch)).permutation(n);
+  }
+
+  /** The dataset indices of every batch of an epoch, in order. */
+  batches(epoch: number): number[][] {
+    const order = this.order(epoch);
+    const out: number[][] = [];
+    const count = this.length;
+    for (let b = 0; b < count; b++) out.push(Array.from(order.subarray(b * this.batchSize, Math.min((b + 1) * this.batchSize, order.length))));
+    return out;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Batch> {
+    const epoch = this.nextEpoch++;
+    const plan = this.batches(epoch);
+    const ds = this.dataset;
+    const ahead = Math.max(1, this.prefetch);
+    const queue: Promise<Batch>[] = [];
+    let started = 0;
+    let done = false;
+    this.waitSeconds = 0;
+
+    const start = (): void => {
+      const indices = plan[started++];
+      // A synchronous getBatch runs now; its throw becomes this promise's rejection.
+      const p = new Promise<Batch>((resolve) => resolve(ds.getBatch(indices)));
+      p.catch(() => {}); // surfaced when consumed; never an unhandled rejection
+      queue.push(p);
+    };
+    const fill = (n: number): void => {
+      while (!done && queue.length < n && started < plan.length) start();
+    };
+    const finish = async (): Promise<void> => {
+      done = true;
+      const rest = queue.splice(0);
+      const settled = await Promise.allSettled(rest);
+      for (const s of settled) if (s.status === 'fulfilled') disposeBatch(s.value);
+    };
+    if (this.prefetch > 0) fill(this.prefetch);
+
+    return {
+      next: async (): Promise<IteratorResult<Batch>> => {
+        const t0 = performance.now();
+        try {
+          if (done) return { done: true, value: undefined };
+          fill(1);
+          const head = queue.shift();
+          if (head === undefined) {
+            done = true;
+            return { done: true, value: undefined };
+          }
+          if (this.prefetch > 0) fill(ahead); // keep `prefetch` batches in flight behind this one
+          let value: Batch;
+          try {
+            value = await head;
+          } catch (e) {
+            await finish();
+            throw e;
+          }
+          return { done: false, value };
+        } finally {
+          this.waitSeconds += (performance.now() - t0) / 1000;
+        }
+      },
+      return: async (): Promise<IteratorResult<Batch>> => {
+        await finish(); // a `break`: free the batches fetched ahead
+        return { done: true, value: undefined };
+      },
+    };
+  }
+}
