@@ -31,7 +31,7 @@ double TensorTable::insert(napi_env env, at::Tensor t) {
     slots_.emplace_back();
   }
   Slot& s = slots_[idx];
-  s.generation = s.generation >= kMaxGeneration ? 1 : s.generation + 1;
+  s.generation += 1;
   s.reported = tensorBytes(t);
   s.tensor = std::move(t);
   s.live = true;
@@ -60,7 +60,9 @@ bool TensorTable::erase(napi_env env, double handle) {
   s.live = false;
   account(env, -s.reported);
   s.reported = 0;
-  free_.push_back(idx);
+  // A slot whose generation is exhausted is retired, never reused: a stale
+  // handle can then never match a live tensor (finalizers run after dispose()).
+  if (s.generation < kMaxGeneration) free_.push_back(idx);
   --live_;
   return true;
 }

@@ -25,25 +25,28 @@ const stack: Owned[][] = [];
  * outside, a finalizer does (registering is what makes an unscoped op cost more). */
 export function track(t: Owned): void {
   if (current !== null) current.push(t);
-  else {
-    registry.register(t, t.h, t);
-    t._flags |= F_REGISTERED;
-  }
+  else register(t);
+}
+
+// Registered without an unregister token (the token makes each registration
+// about twice as expensive): a finalizer that runs after dispose() frees a
+// handle that is already dead, which the native table's generation check
+// turns into a no-op (slots are retired, never reused, when their generation
+// runs out, so a stale handle never matches a live tensor).
+function register(t: Owned): void {
+  registry.register(t, t.h);
+  t._flags |= F_REGISTERED;
 }
 
 export function release(t: Owned): void {
   if (t.h === 0) return;
   native.free(t.h);
-  if (t._flags & F_REGISTERED) registry.unregister(t);
   t.h = 0;
 }
 
 function adopt(t: Owned): void {
   if (current !== null) current.push(t);
-  else if (!(t._flags & F_REGISTERED)) {
-    registry.register(t, t.h, t);
-    t._flags |= F_REGISTERED;
-  }
+  else if (!(t._flags & F_REGISTERED)) register(t);
 }
 
 export function inScope(): boolean {
@@ -87,10 +90,7 @@ function close(list: Owned[], result: unknown): void {
     if (t._flags & (F_KEEP | F_RETURNED)) {
       t._flags &= ~F_RETURNED;
       if (t._flags & F_KEEP) {
-        if (!(t._flags & F_REGISTERED)) {
-          registry.register(t, t.h, t);
-          t._flags |= F_REGISTERED;
-        }
+        if (!(t._flags & F_REGISTERED)) register(t);
       } else adopt(t);
       continue;
     }

@@ -1,0 +1,215 @@
+// Runs the Arsenal and PyTorch benchmarks side by side on this machine and
+// prints one table: metric, Arsenal, PyTorch, ratio (Arsenal / PyTorch).
+//
+//   node dist/bench/compare.js [--threads 2] [--op-rounds 9] [--cnn-rounds 25] [--block 2]
+//                              [--python /usr/bin/python3] [--only op|cnn] [--no-python] [--malloc-tuned]
+//
+// --malloc-tuned runs both sides with glibc malloc told to keep freed memory
+// (MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ / MALLOC_TOP_PAD_), which
+// removes the page faults of re-touching memory handed back to the OS: a
+// diagnostic that separates allocator behaviour from kernel time.
+//
+// Each benchmark runs as a long-lived child process (--serve, see
+// bench/common.ts). After every child has warmed up, the driver asks them in
+// turn for one short block of measurements, rotating the order each round, so
+// a burst of background load (other jobs on a shared machine) hits both sides
+// alike; every number is the median over all blocks.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs, intArg, median, merge, type Samples } from './common.js';
+
+const args = parseArgs(process.argv.slice(2));
+const THREADS = intArg(args, 'threads', 2);
+const OP_ROUNDS = intArg(args, 'op-rounds', 9);
+const CNN_ROUNDS = intArg(args, 'cnn-rounds', 25);
+const BLOCK = intArg(args, 'block', 2);
+const PYTHON = args.get('python') ?? '/usr/bin/python3';
+const ONLY = args.get('only');
+const NO_PYTHON = args.has('no-python');
+if (ONLY !== undefined && ONLY !== 'op' && ONLY !== 'cnn') throw new TypeError(`--only: expected 'op' or 'cnn', got '${ONLY}'`);
+
+const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
+const root = join(here, '../..');
+const MALLOC_TUNED = args.has('malloc-tuned');
+const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(THREADS) }; // OpenMP and OpenBLAS pools alike on both sides
+if (MALLOC_TUNED) Object.assign(env, { MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(1 << 30), MALLOC_TOP_PAD_: String(64 << 20) });
+
+/** What the children said about themselves (libtorch / torch versions). */
+const seen: Record<string, unknown> = {};
+
+/** A benchmark child speaking the READY / run / RESULT protocol. */
+class Child {
+  readonly name: string;
+  private proc: ChildProcess;
+  private lines: string[] = [];
+  private waiter: ((line: string | null) => void) | null = null;
+  private closed = false;
+  private stderr = '';
+  info: Record<string, unknown> = {};
+
+  constructor(name: string, cmd: string, argv: string[]) {
+    this.name = name;
+    this.proc = spawn(cmd, argv, { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc.stderr!.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+      process.stderr.write(`[${name}] ${d}`);
+    });
+    const rl = createInterface({ input: this.proc.stdout!, terminal: false });
+    rl.on('line', (line) => {
+      if (!/^(READY|RESULT|ERROR) /.test(line)) {
+        process.stderr.write(`[${name}] ${line}\n`);
+        return;
+      }
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        w(line);
+      } else this.lines.push(line);
+    });
+    rl.on('close', () => {
+      this.closed = true;
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        w(null);
+      }
+    });
+    this.proc.on('error', (e) => {
+      this.stderr += String(e);
+      this.closed = true;
+      this.waiter?.(null);
+    });
+  }
+
+  private next(): Promise<string | null> {
+    if (this.lines.length > 0) return Promise.resolve(this.lines.shift()!);
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  private async expect(tag: 'READY' | 'RESULT'): Promise<any> {
+    const line = await this.next();
+    if (line === null) throw new Error(`${this.name} exited before ${tag}${this.stderr ? ':\n' + this.stderr.trim().split('\n').slice(-8).join('\n') : ''}`);
+    const sp = line.indexOf(' ');
+    const [t, body] = [line.slice(0, sp), JSON.parse(line.slice(sp + 1))];
+    if (t === 'ERROR') throw new Error(`${this.name}: ${body.message}`);
+    if (t !== tag) throw new Error(`${this.name}: expected ${tag}, got ${t}`);
+    return body;
+  }
+
+  async ready(): Promise<void> {
+    this.info = await this.expect('READY');
+    Object.assign(seen, this.info);
+  }
+
+  async run(): Promise<Samples> {
+    this.proc.stdin!.write('run\n');
+    return (await this.expect('RESULT')).samples as Samples;
+  }
+
+  quit(): void {
+    if (!this.proc.stdin!.destroyed) this.proc.stdin!.end('quit\n');
+  }
+}
+
+/** Warms every child up, then `rounds` rounds of one block each, rotating the order. */
+async function interleave(children: Child[], rounds: number, label: string): Promise<Map<Child, Samples[]>> {
+  try {
+    await Promise.all(children.map((c) => c.ready()));
+    const out = new Map<Child, Samples[]>(children.map((c) => [c, []]));
+    for (let r = 0; r < rounds; r++) {
+      if (process.stderr.isTTY) process.stderr.write(`\r${label}: round ${r + 1}/${rounds}   `);
+      for (let j = 0; j < children.length; j++) {
+        const c = children[(r + j) % children.length];
+        out.get(c)!.push(await c.run());
+        await sleep(20); // let the previous process's OpenMP workers go idle
+      }
+    }
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    return out;
+  } finally {
+    for (const c of children) c.quit();
+  }
+}
+
+type Row = [metric: string, arsenal: number, pytorch: number | null, digits: number];
+const rows: Row[] = [];
+const notes: string[] = [];
+const med = (s: Samples | undefined, k: string): number | null => (s && s[k] ? median(s[k]) : null);
+const all = (blocks: Samples[] | undefined): Samples | undefined => (blocks ? blocks.reduce((acc, b) => merge(acc, b), {} as Samples) : undefined);
+
+/** Robustness check: the median over rounds of (Arsenal's block median / PyTorch's block
+ * median in the same round), and the ratio of the fastest samples. */
+function paired(a: Samples[], ka: string, p: Samples[], kp: string): string {
+  const rs = a.map((b, i) => median(b[ka]) / median(p[i][kp]));
+  const mins = Math.min(...a.flatMap((b) => b[ka])) / Math.min(...p.flatMap((b) => b[kp]));
+  return `per-round paired ratio ${median(rs).toFixed(2)}× (rounds ${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)}), ratio of minima ${mins.toFixed(2)}×`;
+}
+
+async function opOverhead(): Promise<void> {
+  const ts = new Child('arsenal op', process.execPath, ['--expose-gc', join(here, 'op-overhead.js'), '--serve', '--threads', String(THREADS)]);
+  const py = NO_PYTHON ? null : new Child('pytorch op', PYTHON, [join(root, 'bench/op_overhead.py'), '--serve', '--threads', String(THREADS)]);
+  const res = await interleave(py ? [ts, py] : [ts], OP_ROUNDS, 'op overhead');
+  const a = all(res.get(ts))!;
+  const p = py ? all(res.get(py)) : undefined;
+  const pyAdd = med(p, 'a_plus_b_us');
+  rows.push(['op a.add(b), 4 floats, µs/call: in torch.scope', med(a, 'scope_us')!, pyAdd, 3]);
+  rows.push(['op ... with dispose()', med(a, 'dispose_us')!, pyAdd, 3]);
+  rows.push(['op ... unscoped (finalizer + GC)', med(a, 'unscoped_us')!, pyAdd, 3]);
+  rows.push(['op ... raw native call+free, no Tensor', med(a, 'raw_native_us')!, pyAdd, 3]);
+  if (p) {
+    notes.push(`PyTorch column for ops: eager \`a + b\` (a.add(b): ${med(p, 'a_add_b_us')!.toFixed(3)} µs)`);
+    notes.push(`op in torch.scope: ${paired(res.get(ts)!, 'scope_us', res.get(py!)!, 'a_plus_b_us')}`);
+  }
+}
+
+async function cnnStep(): Promise<void> {
+  const cnnArgs = ['--serve', '--threads', String(THREADS), '--block', String(BLOCK)];
+  const ts = new Child('arsenal cnn', process.execPath, [join(here, 'cnn-step.js'), ...cnnArgs]);
+  const pyF = NO_PYTHON ? null : new Child('pytorch cnn foreach', PYTHON, [join(root, 'bench/cnn_step.py'), ...cnnArgs, '--foreach', '1']);
+  const pyL = NO_PYTHON ? null : new Child('pytorch cnn for-loop', PYTHON, [join(root, 'bench/cnn_step.py'), ...cnnArgs, '--foreach', '0']);
+  const res = await interleave([ts, pyF, pyL].filter((c): c is Child => c !== null), CNN_ROUNDS, 'cnn step');
+  const a = all(res.get(ts))!;
+  const f = pyF ? all(res.get(pyF)) : undefined;
+  const l = pyL ? all(res.get(pyL)) : undefined;
+  rows.push(['CNN train step, ms (vs Adam foreach=True)', med(a, 'step_ms')!, med(f, 'step_ms'), 2]);
+  rows.push(['CNN train step, ms (vs Adam foreach=False)', med(a, 'step_ms')!, med(l, 'step_ms'), 2]);
+  rows.push(['  forward + loss, ms', med(a, 'forward_ms')!, med(f, 'forward_ms'), 2]);
+  rows.push(['  backward, ms', med(a, 'backward_ms')!, med(f, 'backward_ms'), 2]);
+  rows.push(['  Adam step, ms (foreach)', med(a, 'optimizer_ms')!, med(f, 'optimizer_ms'), 3]);
+  rows.push(['  zero_grad (set to none), ms', med(a, 'zero_grad_ms')!, med(f, 'zero_grad_ms'), 3]);
+  rows.push(['  minor page faults per step', med(a, 'page_faults')!, med(f, 'page_faults'), 0]);
+  if (pyF) notes.push(`CNN step vs foreach=True: ${paired(res.get(ts)!, 'step_ms', res.get(pyF)!, 'step_ms')}`);
+  if (pyL) notes.push(`CNN step vs foreach=False: ${paired(res.get(ts)!, 'step_ms', res.get(pyL)!, 'step_ms')}`);
+  if (l) notes.push(`PyTorch Adam foreach=False phases: forward ${med(l, 'forward_ms')!.toFixed(2)}, backward ${med(l, 'backward_ms')!.toFixed(2)}, step ${med(l, 'optimizer_ms')!.toFixed(3)} ms, ${med(l, 'page_faults')!.toFixed(0)} page faults/step`);
+  notes.push(`CNN: ${CNN_ROUNDS} blocks × ${BLOCK} steps per side after warm-up; batch 64×1×28×28`);
+}
+
+function printTable(): void {
+  const header = ['metric', 'Arsenal', 'PyTorch', 'ratio'];
+  const body = rows.map(([m, a, p, d]) => [m, a.toFixed(d), p === null ? '—' : p.toFixed(d), p === null || p === 0 ? '—' : (a / p).toFixed(2) + '×']);
+  const w = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]) => '| ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + w.map((n, i) => (i === 0 ? '-'.repeat(n + 2) : '-'.repeat(n + 1) + ':')).join('|') + '|');
+  for (const r of body) console.log(line(r));
+}
+
+const t0 = Date.now();
+const load0 = loadavg()[0];
+if (ONLY !== 'cnn') await opOverhead();
+if (ONLY !== 'op') await cnnStep();
+console.log('');
+console.log(`Arsenal (libtorch ${seen.libtorch ?? '?'}, node ${process.version}) vs PyTorch ${seen.torch ?? '(not run)'} (${PYTHON}), ` +
+  `${THREADS} thread(s) each${MALLOC_TUNED ? ', malloc tuned (--malloc-tuned)' : ''}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); medians; ratio = Arsenal / PyTorch, lower is better`);
+console.log('');
+printTable();
+console.log('');
+for (const n of notes) console.log(`- ${n}`);
+console.log(`- 1-min load average ${load0.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end, on ${cpus().length} CPUs: ` +
+  `with other work running, timings (2-thread OpenMP especially) inflate; compare the paired ratios and rerun when the machine is quiet`);
+console.log(`- targets: op overhead ≤ 1.5 µs/call; CNN step ≤ 1.10× PyTorch (took ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
