@@ -2,7 +2,16 @@
 // prints one table: metric, Arsenal, PyTorch, ratio (Arsenal / PyTorch).
 //
 //   node dist/bench/compare.js [--threads 2] [--op-rounds 9] [--cnn-rounds 25] [--block 2]
-//                              [--python /usr/bin/python3] [--only op|cnn] [--no-python] [--malloc-tuned]
+//                              [--resnet-rounds 10] [--resnet-block 1] [--resnet-batch 128] [--resnet-warmup 2]
+//                              [--data-steps 30] [--no-data-wait]
+//                              [--python /usr/bin/python3] [--only op,cnn,resnet] [--no-python] [--no-python-resnet] [--malloc-tuned]
+//
+// --only takes one name or a comma-separated list (default: all three). The
+// ResNet-18 pair (bench/resnet-step.ts / resnet_step.py) runs four processes
+// (Arsenal and PyTorch, fp32 and bf16 autocast), started and warmed up one at a
+// time (each step is seconds of 2-thread OpenMP work), then interleaved; after
+// it an Arsenal-only pass over the real Fashion-MNIST loader measures the data
+// wait (--data-steps bf16 steps; --no-data-wait skips it).
 //
 // --malloc-tuned runs both sides with glibc malloc told to keep freed memory
 // (MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ / MALLOC_TOP_PAD_), which
@@ -27,10 +36,19 @@ const THREADS = intArg(args, 'threads', 2);
 const OP_ROUNDS = intArg(args, 'op-rounds', 9);
 const CNN_ROUNDS = intArg(args, 'cnn-rounds', 25);
 const BLOCK = intArg(args, 'block', 2);
+const RESNET_ROUNDS = intArg(args, 'resnet-rounds', 10);
+const RESNET_BLOCK = intArg(args, 'resnet-block', 1);
+const RESNET_BATCH = intArg(args, 'resnet-batch', 128);
+const RESNET_WARMUP = intArg(args, 'resnet-warmup', 2);
+const DATA_STEPS = intArg(args, 'data-steps', 30);
+const NO_DATA_WAIT = args.has('no-data-wait');
 const PYTHON = args.get('python') ?? '/usr/bin/python3';
-const ONLY = args.get('only');
 const NO_PYTHON = args.has('no-python');
-if (ONLY !== undefined && ONLY !== 'op' && ONLY !== 'cnn') throw new TypeError(`--only: expected 'op' or 'cnn', got '${ONLY}'`);
+/** run.sh passes this when the Python has torch but no torchvision: the ResNet pair then runs the Arsenal side only. */
+const NO_PY_RESNET = NO_PYTHON || args.has('no-python-resnet');
+const BENCHES = ['op', 'cnn', 'resnet'] as const;
+const ONLY = new Set((args.get('only') ?? BENCHES.join(',')).split(',').map((x) => x.trim()));
+for (const o of ONLY) if (!(BENCHES as readonly string[]).includes(o)) throw new TypeError(`--only: expected ${BENCHES.join(', ')} (or a comma-separated list), got '${o}'`);
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const root = join(here, '../..');
@@ -50,6 +68,7 @@ class Child {
   private closed = false;
   private stderr = '';
   info: Record<string, unknown> = {};
+  private readyP: Promise<void> | null = null;
 
   constructor(name: string, cmd: string, argv: string[]) {
     this.name = name;
@@ -101,9 +120,13 @@ class Child {
     return body;
   }
 
-  async ready(): Promise<void> {
-    this.info = await this.expect('READY');
-    Object.assign(seen, this.info);
+  /** Waits for READY (set-up and warm-up done); later calls return the same promise. */
+  ready(): Promise<void> {
+    this.readyP ??= this.expect('READY').then((info) => {
+      this.info = info;
+      Object.assign(seen, info);
+    });
+    return this.readyP;
   }
 
   async run(): Promise<Samples> {
@@ -113,6 +136,28 @@ class Child {
 
   quit(): void {
     if (!this.proc.stdin!.destroyed) this.proc.stdin!.end('quit\n');
+  }
+}
+
+/**
+ * Starts children one at a time, each after the previous one is READY, so heavy
+ * warm-ups do not run at once and oversubscribe the cores. On an error the
+ * children started so far are told to quit.
+ */
+async function startOneByOne(factories: (() => Child)[]): Promise<Child[]> {
+  const started: Child[] = [];
+  try {
+    for (const make of factories) {
+      const c = make();
+      started.push(c);
+      if (process.stderr.isTTY) process.stderr.write(`\rwarming up ${c.name}...          `);
+      await c.ready();
+    }
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    return started;
+  } catch (e) {
+    for (const c of started) c.quit();
+    throw e;
   }
 }
 
@@ -139,6 +184,9 @@ async function interleave(children: Child[], rounds: number, label: string): Pro
 type Row = [metric: string, arsenal: number, pytorch: number | null, digits: number];
 const rows: Row[] = [];
 const notes: string[] = [];
+/** Extra blocks of lines printed after the table (the ResNet-18 throughput summary). */
+const sections: string[][] = [];
+const targets: string[] = [];
 const med = (s: Samples | undefined, k: string): number | null => (s && s[k] ? median(s[k]) : null);
 const all = (blocks: Samples[] | undefined): Samples | undefined => (blocks ? blocks.reduce((acc, b) => merge(acc, b), {} as Samples) : undefined);
 
@@ -148,6 +196,13 @@ function paired(a: Samples[], ka: string, p: Samples[], kp: string): string {
   const rs = a.map((b, i) => median(b[ka]) / median(p[i][kp]));
   const mins = Math.min(...a.flatMap((b) => b[ka])) / Math.min(...p.flatMap((b) => b[kp]));
   return `per-round paired ratio ${median(rs).toFixed(2)}× (rounds ${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)}), ratio of minima ${mins.toFixed(2)}×`;
+}
+
+/** Markdown table: first column left-aligned, the others right-aligned. */
+function mdTable(header: string[], body: string[][]): string[] {
+  const w = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]) => '| ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ') + ' |';
+  return [line(header), '|' + w.map((n, i) => (i === 0 ? '-'.repeat(n + 2) : '-'.repeat(n + 1) + ':')).join('|') + '|', ...body.map(line)];
 }
 
 async function opOverhead(): Promise<void> {
@@ -165,6 +220,7 @@ async function opOverhead(): Promise<void> {
     notes.push(`PyTorch column for ops: eager \`a + b\` (a.add(b): ${med(p, 'a_add_b_us')!.toFixed(3)} µs)`);
     notes.push(`op in torch.scope: ${paired(res.get(ts)!, 'scope_us', res.get(py!)!, 'a_plus_b_us')}`);
   }
+  targets.push('op overhead ≤ 1.5 µs/call');
 }
 
 async function cnnStep(): Promise<void> {
@@ -187,29 +243,104 @@ async function cnnStep(): Promise<void> {
   if (pyL) notes.push(`CNN step vs foreach=False: ${paired(res.get(ts)!, 'step_ms', res.get(pyL)!, 'step_ms')}`);
   if (l) notes.push(`PyTorch Adam foreach=False phases: forward ${med(l, 'forward_ms')!.toFixed(2)}, backward ${med(l, 'backward_ms')!.toFixed(2)}, step ${med(l, 'optimizer_ms')!.toFixed(3)} ms, ${med(l, 'page_faults')!.toFixed(0)} page faults/step`);
   notes.push(`CNN: ${CNN_ROUNDS} blocks × ${BLOCK} steps per side after warm-up; batch 64×1×28×28`);
+  targets.push('CNN step ≤ 1.10× PyTorch');
+}
+
+async function resnetStep(): Promise<void> {
+  const common = ['--serve', '--threads', String(THREADS), '--block', String(RESNET_BLOCK), '--batch', String(RESNET_BATCH), '--warmup', String(RESNET_WARMUP)];
+  const arsenal = (amp: string) => () => new Child(`arsenal resnet ${amp}`, process.execPath, [join(here, 'resnet-step.js'), ...common, '--amp', amp]);
+  const pytorch = (amp: string) => () => new Child(`pytorch resnet ${amp}`, PYTHON, [join(root, 'bench/resnet_step.py'), ...common, '--amp', amp]);
+  const children = await startOneByOne(NO_PY_RESNET ? [arsenal('fp32'), arsenal('bf16')] : [arsenal('fp32'), arsenal('bf16'), pytorch('fp32'), pytorch('bf16')]);
+  const [aF, aB, pF, pB] = children as (Child | undefined)[];
+  const res = await interleave(children, RESNET_ROUNDS, 'resnet-18 step');
+  const A32 = all(res.get(aF!))!, A16 = all(res.get(aB!))!;
+  const P32 = pF ? all(res.get(pF)) : undefined, P16 = pB ? all(res.get(pB)) : undefined;
+  rows.push(['ResNet-18 train step fp32, ms', med(A32, 'step_ms')!, med(P32, 'step_ms'), 1]);
+  rows.push(['  forward + loss, ms', med(A32, 'forward_ms')!, med(P32, 'forward_ms'), 1]);
+  rows.push(['  backward, ms', med(A32, 'backward_ms')!, med(P32, 'backward_ms'), 1]);
+  rows.push(['  SGD step + zero_grad + item, ms', med(A32, 'optimizer_ms')!, med(P32, 'optimizer_ms'), 2]);
+  rows.push(['  minor page faults per step', med(A32, 'page_faults')!, med(P32, 'page_faults'), 0]);
+  rows.push(['ResNet-18 train step bf16 autocast, ms', med(A16, 'step_ms')!, med(P16, 'step_ms'), 1]);
+  rows.push(['  forward + loss, ms', med(A16, 'forward_ms')!, med(P16, 'forward_ms'), 1]);
+  rows.push(['  backward, ms', med(A16, 'backward_ms')!, med(P16, 'backward_ms'), 1]);
+  rows.push(['  SGD step + zero_grad + item, ms', med(A16, 'optimizer_ms')!, med(P16, 'optimizer_ms'), 2]);
+  rows.push(['  minor page faults per step', med(A16, 'page_faults')!, med(P16, 'page_faults'), 0]);
+  rows.push(['ResNet-18 step, Arsenal bf16 vs PyTorch fp32, ms', med(A16, 'step_ms')!, med(P32, 'step_ms'), 1]);
+
+  // Throughput (images/s = batch / median step time) and the ratios the issue sets targets for.
+  const ips = (s: Samples | undefined) => (s ? (RESNET_BATCH * 1000) / med(s, 'step_ms')! : null);
+  const fmtIps = (x: number | null) => (x === null ? '—' : x.toFixed(1));
+  const runs: [string, Samples | undefined][] = [['Arsenal fp32', A32], ['Arsenal bf16', A16], ['PyTorch fp32', P32], ['PyTorch bf16', P16]];
+  const lines = [
+    `ResNet-18 (small stem: conv3x3 s1, no max-pool), batch ${RESNET_BATCH}×1×28×28, SGD(lr 0.1, momentum 0.9, wd 5e-4), ` +
+      `${THREADS} thread(s); medians of ${RESNET_ROUNDS} blocks × ${RESNET_BLOCK} step(s) per run after ${RESNET_WARMUP} warm-up steps`,
+    '',
+    ...mdTable(['run', 'ms/step', 'images/s'], runs.map(([n, s]) => [n, s ? med(s, 'step_ms')!.toFixed(1) : '—', fmtIps(ips(s))])),
+    '',
+  ];
+  /** Per-round paired throughput ratio: median over rounds of (denominator's block ms / numerator's block ms). */
+  const pairedIps = (num: Child, den: Child): string => {
+    const a = res.get(num)!, p = res.get(den)!;
+    const rs = a.map((b, i) => median(p[i].step_ms) / median(b.step_ms));
+    return `${median(rs).toFixed(3)}× (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`;
+  };
+  const ratioRows: string[][] = [];
+  const ratio = (label: string, num: Child, numS: Samples, den: Child | undefined, denS: Samples | undefined, target: number | null): void => {
+    if (!den || !denS) {
+      ratioRows.push([label, '—', '—', target === null ? '—' : `≥ ${target}`]);
+      return;
+    }
+    const r = ips(numS)! / ips(denS)!;
+    const verdict = target === null ? '—' : `≥ ${target} ${r >= target ? 'met' : 'NOT met'}`;
+    ratioRows.push([label, r.toFixed(3) + '×', pairedIps(num, den), verdict]);
+  };
+  ratio('Arsenal fp32 / PyTorch fp32', aF!, A32, pF, P32, 0.95);
+  ratio('Arsenal bf16 / PyTorch fp32', aB!, A16, pF, P32, 1.9);
+  ratio('Arsenal bf16 / PyTorch bf16', aB!, A16, pB, P16, null);
+  ratio('Arsenal bf16 / Arsenal fp32', aB!, A16, aF, A32, null);
+  lines.push(...mdTable(['throughput ratio (images/s)', 'of medians', 'per-round paired (range)', 'target'], ratioRows));
+  targets.push('ResNet-18 throughput Arsenal fp32 ≥ 0.95× PyTorch fp32, Arsenal bf16 ≥ 1.9× PyTorch fp32');
+
+  if (!NO_DATA_WAIT) {
+    // Data starvation, Arsenal only, alone on the machine: the trainer's loop over the real loader.
+    const dw = await startOneByOne([() => new Child('arsenal data wait', process.execPath, [join(here, 'resnet-step.js'), '--data-wait', '--serve',
+      '--amp', 'bf16', '--threads', String(THREADS), '--batch', String(RESNET_BATCH), '--warmup', String(RESNET_WARMUP), '--steps', String(DATA_STEPS)])]);
+    const d = (await interleave(dw, 1, 'data wait')).get(dw[0])![0];
+    const share = d.wait_s[0] / d.total_s[0];
+    lines.push('');
+    lines.push(`Data wait (Arsenal, the trainer's loop: fashionMnist train + DataLoader batch ${RESNET_BATCH}, shuffle, prefetch 2, bf16 step): ` +
+      `loader.waitSeconds ${(d.wait_s[0] * 1000).toFixed(1)} ms of ${d.total_s[0].toFixed(1)} s over ${d.steps[0]} steps = ${(100 * share).toFixed(2)}% ` +
+      `(target < 5%: ${share < 0.05 ? 'met' : 'NOT met'}); median step ${median(d.step_ms).toFixed(1)} ms`);
+    targets.push('data wait < 5% of step time');
+  }
+  sections.push(lines);
+  if (!NO_PY_RESNET) notes.push(`ResNet-18: PyTorch is torchvision ${seen.torchvision ?? '?'} resnet18(num_classes=10), conv1 → Conv2d(1,64,3,1,1), maxpool → Identity, ` +
+    `torch.optim.SGD(foreach=True); both sides preprocess uint8 → float/255 → normalise inside the step and read loss.item(); ` +
+    `\`node dist/bench/resnet-step.js --check\` and \`${PYTHON} bench/resnet_step.py --check\` print the same losses`);
 }
 
 function printTable(): void {
   const header = ['metric', 'Arsenal', 'PyTorch', 'ratio'];
   const body = rows.map(([m, a, p, d]) => [m, a.toFixed(d), p === null ? '—' : p.toFixed(d), p === null || p === 0 ? '—' : (a / p).toFixed(2) + '×']);
-  const w = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (r: string[]) => '| ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ') + ' |';
-  console.log(line(header));
-  console.log('|' + w.map((n, i) => (i === 0 ? '-'.repeat(n + 2) : '-'.repeat(n + 1) + ':')).join('|') + '|');
-  for (const r of body) console.log(line(r));
+  for (const l of mdTable(header, body)) console.log(l);
 }
 
 const t0 = Date.now();
 const load0 = loadavg()[0];
-if (ONLY !== 'cnn') await opOverhead();
-if (ONLY !== 'op') await cnnStep();
+if (ONLY.has('op')) await opOverhead();
+if (ONLY.has('cnn')) await cnnStep();
+if (ONLY.has('resnet')) await resnetStep();
 console.log('');
 console.log(`Arsenal (libtorch ${seen.libtorch ?? '?'}, node ${process.version}) vs PyTorch ${seen.torch ?? '(not run)'} (${PYTHON}), ` +
   `${THREADS} thread(s) each${MALLOC_TUNED ? ', malloc tuned (--malloc-tuned)' : ''}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); medians; ratio = Arsenal / PyTorch, lower is better`);
 console.log('');
 printTable();
 console.log('');
+for (const sec of sections) {
+  for (const l of sec) console.log(l);
+  console.log('');
+}
 for (const n of notes) console.log(`- ${n}`);
 console.log(`- 1-min load average ${load0.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end, on ${cpus().length} CPUs: ` +
   `with other work running, timings (2-thread OpenMP especially) inflate; compare the paired ratios and rerun when the machine is quiet`);
-console.log(`- targets: op overhead ≤ 1.5 µs/call; CNN step ≤ 1.10× PyTorch (took ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+console.log(`- targets: ${targets.join('; ')} (took ${((Date.now() - t0) / 1000).toFixed(0)} s)`);

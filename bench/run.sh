@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Arsenal vs PyTorch on this machine, in one run: per-call operator overhead
-# and one training step of a small CNN. Prints a table (metric, Arsenal,
-# PyTorch, ratio). `npm run bench` builds first, then runs this.
+# Arsenal vs PyTorch on this machine, in one run: per-call operator overhead,
+# one training step of a small CNN, and ResNet-18 training throughput (fp32 and
+# bf16 autocast) with the data-wait share of the trainer's loop. Prints a table
+# (metric, Arsenal, PyTorch, ratio) and the ResNet-18 summary. `npm run bench`
+# builds first, then runs this.
 #
-#   bash bench/run.sh [--threads 2] [--op-rounds 9] [--cnn-rounds 25] [--block 2] [--malloc-tuned] [--only op|cnn]
+#   bash bench/run.sh [--threads 2] [--op-rounds 9] [--cnn-rounds 25] [--block 2] [--malloc-tuned]
+#                     [--resnet-rounds 10] [--resnet-block 1] [--resnet-batch 128] [--data-steps 30] [--no-data-wait]
+#                     [--only op,cnn,resnet]   (one name or a comma-separated list; default all)
 #
 # PyTorch is Debian's python3-torch under /usr/bin/python3 (override with
 # PYTHON=/path/to/python3); without it only the Arsenal side runs.
@@ -20,6 +24,9 @@ if ! "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
   echo "bench: $PYTHON cannot import torch; running the Arsenal side only." >&2
   echo "       To compare against PyTorch: apt-get install python3-torch (Debian), or PYTHON=/path/to/python-with-torch bash bench/run.sh" >&2
   extra+=(--no-python)
+elif ! "$PYTHON" -c 'import torchvision' >/dev/null 2>&1; then
+  echo "bench: $PYTHON has torch but not torchvision; the ResNet-18 pair runs the Arsenal side only (apt-get install python3-torchvision)." >&2
+  extra+=(--no-python-resnet)
 fi
 
 exec node dist/bench/compare.js --python "$PYTHON" "${extra[@]}" "$@"
