@@ -27,7 +27,7 @@ function tiny(): Config {
     loss: { labelSmoothing: 0.1 },
     swa: { start: 3, lr: 0.01, annealEpochs: 1 },
     ema: { decay: 0.9 },
-    train: { epochs: 3, amp: 'bf16', logInterval: 2 },
+    train: { epochs: 3, amp: 'bf16', channelsLast: true, logInterval: 2 },
   };
 }
 

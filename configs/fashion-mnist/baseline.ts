@@ -10,5 +10,5 @@ export default {
   model: { name: 'resnet18', stem: 'small' },
   optimizer: { type: 'SGD', lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },
   schedule: { type: 'step', stepEpochs: 10, gamma: 0.1, byEpoch: true },
-  train: { epochs: 15, amp: 'bf16' },
+  train: { epochs: 15, amp: 'auto', channelsLast: true },
 } satisfies Config;

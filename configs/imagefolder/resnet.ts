@@ -15,5 +15,5 @@ export default {
   schedule: { type: 'cosine', warmupEpochs: 1, warmupStartFactor: 0.1 },
   augment: { hflip: 0.5 },
   loss: { labelSmoothing: 0.1 },
-  train: { epochs: 10, amp: 'bf16' },
+  train: { epochs: 10, amp: 'auto' },
 } satisfies Config;

@@ -86,8 +86,10 @@ export interface EmaConfig {
 
 export interface TrainConfig {
   epochs: number;
-  /** bf16 autocast (fp32 master weights, fp32 loss) or plain fp32. */
-  amp?: 'bf16' | 'fp32';
+  /** bf16 autocast (fp32 master weights, fp32 loss), plain fp32, or 'auto': bf16 where torch.info().bf16 says the CPU has it. */
+  amp?: 'bf16' | 'fp32' | 'auto';
+  /** NHWC memory layout for the model and batches (timm --channels-last): ~12% faster bf16 steps here. */
+  channelsLast?: boolean;
   clipGradNorm?: number;
   logInterval?: number;
   evalInterval?: number;
@@ -177,7 +179,7 @@ const SCHEMA = obj({
   swa: opt(obj({ start: req(num(0)), lr: req(num(0)), annealEpochs: opt(num(0, 1e6, true)), annealStrategy: opt(oneOf('cos', 'linear')) })),
   ema: opt(obj({ decay: opt(num(0, 1)), warmup: opt(bool) })),
   train: req(obj({
-    epochs: req(num(1, 1e6, true)), amp: opt(oneOf('bf16', 'fp32')), clipGradNorm: opt(num(0)), logInterval: opt(num(1, 1e9, true)),
+    epochs: req(num(1, 1e6, true)), amp: opt(oneOf('bf16', 'fp32', 'auto')), channelsLast: opt(bool), clipGradNorm: opt(num(0)), logInterval: opt(num(1, 1e9, true)),
     evalInterval: opt(num(1, 1e6, true)), checkpointInterval: opt(num(1, 1e6, true)),
   })),
 });

@@ -69,8 +69,13 @@ export class Trainer {
   private startEpoch = 1;
   private readonly log: (msg: string) => void;
 
+  /** The precision actually used ('auto' resolved against the CPU). */
+  readonly amp: 'bf16' | 'fp32';
+
   constructor(readonly cfg: Config, readonly opts: TrainerOptions) {
     this.seed = cfg.seed ?? 42;
+    const amp = cfg.train.amp ?? 'fp32';
+    this.amp = amp === 'auto' ? (torch.info().bf16 ? 'bf16' : 'fp32') : amp;
     this.log = opts.quiet ? () => {} : (m) => console.log(m);
   }
 
@@ -99,6 +104,7 @@ export class Trainer {
 
     const { pretrained, ...modelCfg } = cfg.model;
     this.model = buildModel({ ...modelCfg, pretrained, numClasses: this.train.classes.length, inChannels: channels });
+    if (cfg.train.channelsLast) this.model.toMemoryFormat('channelsLast');
 
     const o = cfg.optimizer;
     const base = { lr: o.lr, weightDecay: o.weightDecay ?? 0 };
@@ -143,13 +149,14 @@ export class Trainer {
   private preprocess(images: Tensor, train: boolean): Tensor {
     let x = images.dtype === 'uint8' ? images.float().div(255) : images.float();
     x = x.sub(this.mean).div(this.std);
+    if (this.cfg.train.channelsLast) x = x.contiguous('channelsLast');
     const p = this.cfg.augment?.hflip ?? 0;
     if (train && p > 0) x = randomFlip(x, p, 'horizontal', this.rng);
     return x;
   }
 
   private forward(model: Module, x: Tensor): Tensor {
-    if (this.cfg.train.amp === 'bf16') return torch.autocast({ deviceType: 'cpu', dtype: 'bfloat16' }, () => model.forward(x)).float();
+    if (this.amp === 'bf16') return torch.autocast({ deviceType: 'cpu', dtype: 'bfloat16' }, () => model.forward(x)).float();
     return model.forward(x);
   }
 
@@ -260,7 +267,7 @@ export class Trainer {
       if (tag) this.restore(tag);
       else this.log(`--resume: no checkpoint in ${this.opts.workDir}; starting from scratch`);
     }
-    this.log(`model ${cfg.model.name}: ${(this.model.numParameters() / 1e6).toFixed(2)}M parameters; ${this.train.length} training images, ${this.test.length} test images; seed ${this.seed}; amp ${cfg.train.amp ?? 'fp32'}; threads ${torch.getNumThreads()}`);
+    this.log(`model ${cfg.model.name}: ${(this.model.numParameters() / 1e6).toFixed(2)}M parameters; ${this.train.length} training images, ${this.test.length} test images; seed ${this.seed}; amp ${this.amp}; threads ${torch.getNumThreads()}`);
     if (cfg.optimizer.paramwise) for (const g of this.groups) this.log(`  param group ${g.name}: ${g.params} tensors, lr ${g.lr}, weight decay ${g.weightDecay} (e.g. ${g.examples.join(', ')})`);
     const progress = new Progress(cfg.train.logInterval ?? 50);
     const iters = this.trainLoader.length;

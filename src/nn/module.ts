@@ -166,6 +166,19 @@ export abstract class Module {
     return this;
   }
 
+  /** Re-lays 4-d parameters in place as channels-last (NHWC strides), like model.to(memory_format=torch.channels_last). */
+  toMemoryFormat(memoryFormat: 'contiguous' | 'channelsLast'): this {
+    noGrad(() => {
+      for (const p of this.parameters()) {
+        if (p.ndim !== 4) continue;
+        const n = p.contiguous(memoryFormat);
+        if (n.h !== p.h) callOp('aten::set_data', p, n);
+        n.dispose();
+      }
+    });
+    return this;
+  }
+
   /** Frees every parameter and buffer now. */
   dispose(): void {
     for (const p of this.parameters()) p.dispose();

@@ -139,7 +139,13 @@ export class Tensor implements Owned {
   half(): Tensor { return this.to('float16'); }
   bfloat16(): Tensor { return this.to('bfloat16'); }
   cpu(): Tensor { return this.to('cpu'); }
-  contiguous(): Tensor { return wrap(call(opId('aten::contiguous'), this.h)); }
+  /** A contiguous copy (or this tensor's data when already so); memoryFormat 'channelsLast' gives NHWC strides as PyTorch's torch.channels_last. */
+  contiguous(memoryFormat: 'contiguous' | 'channelsLast' = 'contiguous'): Tensor {
+    return wrap(call(opId('aten::contiguous'), this.h, memoryFormat === 'channelsLast' ? 2 : 0));
+  }
+  isContiguousAs(memoryFormat: 'contiguous' | 'channelsLast'): boolean {
+    return call(opId('aten::is_contiguous.memory_format'), this.h, memoryFormat === 'channelsLast' ? 2 : 0);
+  }
   clone(): Tensor { return wrap(call(opId('aten::clone'), this.h)); }
   detach(): Tensor { return wrap(call(opId('aten::detach'), this.h)); }
   detach_(): this { callV(opId('aten::detach_'), this.h); return this; }
