@@ -19,7 +19,7 @@ export async function start(argv: string[]): Promise<void> {
   const trainer = new Trainer(cfg, { workDir });
   const r = await trainer.fit();
   const rows: [string, string][] = [
-    ['dataset', `${r.dataset} (60,000 train / 10,000 test)`],
+    ['dataset', `${r.dataset} (${trainer.trainSize} train / ${trainer.testSize} test images)`],
     ['model', `${cfg.model.name} (${cfg.model.stem ?? 'imagenet'} stem), amp ${trainer.amp}`],
     ['epochs', String(r.epochs)],
     ['test accuracy (final model)', `${(100 * r.metrics.accuracy).toFixed(2)}%`],

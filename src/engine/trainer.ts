@@ -69,6 +69,9 @@ export class Trainer {
   private startEpoch = 1;
   private readonly log: (msg: string) => void;
 
+  get trainSize(): number { return this.train?.length ?? 0; }
+  get testSize(): number { return this.test?.length ?? 0; }
+
   /** The precision actually used ('auto' resolved against the CPU). */
   readonly amp: 'bf16' | 'fp32';
 
