@@ -90,3 +90,12 @@ test('clipGradNorm scales gradients to the max norm and returns the total norm',
   const g = p.grad!.toArray();
   assert.ok(Math.abs(g[0] - 0.6) < 1e-5 && Math.abs(g[1] - 0.8) < 1e-5);
 });
+
+test('an option given as undefined keeps its default', () => {
+  const p = nn.parameter(torch.zeros(2));
+  const adam = new optim.AdamW([p], { lr: 1e-3, betas: undefined, weightDecay: undefined });
+  assert.deepEqual(adam.paramGroups[0].betas, [0.9, 0.999]);
+  assert.equal(adam.paramGroups[0].weightDecay, 1e-2);
+  const sgd = new optim.SGD([nn.parameter(torch.zeros(2))], { lr: 0.1, momentum: undefined });
+  assert.equal(sgd.paramGroups[0].momentum, 0);
+});

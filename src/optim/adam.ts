@@ -3,14 +3,14 @@
 // multi-tensor implementations, with amsgrad.
 import { Tensor } from '../torch/tensor.js';
 import * as torch from '../torch/index.js';
-import { Optimizer, type ParamGroup, type ParamsArg } from './optimizer.js';
+import { Optimizer, defined, type ParamGroup, type ParamsArg } from './optimizer.js';
 import type { Parameter } from '../nn/parameter.js';
 
 export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number; amsgrad?: boolean; maximize?: boolean }
 
 class AdamBase extends Optimizer {
   constructor(params: ParamsArg, opts: AdamOptions, private readonly decoupled: boolean, defaultWd: number) {
-    const o = { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: defaultWd, amsgrad: false, maximize: false, ...opts };
+    const o = { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: defaultWd, amsgrad: false, maximize: false, ...defined(opts) };
     const [b1, b2] = o.betas;
     if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1)) throw new RangeError(`${new.target.name}: betas must be in [0, 1), got [${o.betas}]`);
     if (!(o.eps >= 0)) throw new RangeError(`${new.target.name}: eps must be >= 0, got ${o.eps}`);

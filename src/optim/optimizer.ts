@@ -28,6 +28,11 @@ export interface OptimizerStateDict {
   param_groups: Record<string, unknown>[];
 }
 
+/** Options without undefined values, so `{ ...defaults, ...defined(opts) }` keeps a default when an option is given as undefined. */
+export function defined<T extends object>(opts: T): Partial<T> {
+  return Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 function isGroupSpecs(x: ParamsArg): x is GroupSpec[] {
   return x.length > 0 && !(x[0] instanceof Tensor) && typeof x[0] === 'object' && Array.isArray((x[0] as GroupSpec).params);
 }

@@ -2,14 +2,14 @@
 // torch.optim.SGD (foreach implementation: one multi-tensor call per step).
 import { Tensor } from '../torch/tensor.js';
 import * as torch from '../torch/index.js';
-import { Optimizer, type ParamGroup, type ParamsArg } from './optimizer.js';
+import { Optimizer, defined, type ParamGroup, type ParamsArg } from './optimizer.js';
 import type { Parameter } from '../nn/parameter.js';
 
 export interface SGDOptions { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean; maximize?: boolean }
 
 export class SGD extends Optimizer {
   constructor(params: ParamsArg, opts: SGDOptions) {
-    const o = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...opts };
+    const o = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...defined(opts), lr: opts.lr };
     if (!(o.momentum >= 0)) throw new RangeError(`SGD: momentum must be >= 0, got ${o.momentum}`);
     if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) throw new RangeError('SGD: Nesterov momentum needs momentum > 0 and dampening 0');
     super(params, o);
