@@ -17,5 +17,5 @@ export default {
   augment: { hflip: 0.5 },
   loss: { labelSmoothing: 0.1 },
   swa: { start: 0.75, lr: 0.01, annealEpochs: 2 },
-  train: { epochs: 15, amp: 'auto', channelsLast: true },
+  train: { epochs: 12, amp: 'auto', channelsLast: true },
 } satisfies Config;
