@@ -55,8 +55,10 @@ if (missing.length > 0) {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   run('apt-get', ['update', '-q'], { env });
   run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
-} else {
+} else if (isDebian) {
   say(`system packages present (${wanted.join(', ')})`);
+} else {
+  say('not Debian: no system packages checked (libtorch from LIBTORCH; Fashion-MNIST from /usr/share/datasets/fashion-mnist or ARSENAL_FASHION_MNIST)');
 }
 
 // ---- 2. node modules ---------------------------------------------------------------

@@ -30,7 +30,8 @@ test('arsenal train writes metrics.json, checkpoints and a log; arsenal test rea
 
   const t = run('test', 'configs/fashion-mnist/baseline.ts', '--checkpoint', join(dir, 'epoch_1.safetensors'), '--work-dir', dir, ...quick);
   assert.equal(t.status, 0, t.stderr);
-  const m2 = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+  const m2 = JSON.parse(readFileSync(join(dir, 'test_metrics.json'), 'utf8'));
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')), m, 'the training metrics stay as they were');
   assert.equal(m2.metrics.accuracy, m.metrics.accuracy, 'test on the final checkpoint reproduces training\'s final evaluation');
 });
 

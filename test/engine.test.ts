@@ -25,9 +25,9 @@ function tiny(): Config {
     schedule: { type: 'cosine', warmupEpochs: 0.5, etaMinRatio: 0.1 },
     augment: { hflip: 0.5 },
     loss: { labelSmoothing: 0.1 },
-    swa: { start: 3, lr: 0.01, annealEpochs: 1 },
+    swa: { start: 3, lr: 0.01, annealEpochs: 1 },  // epochs 3 and 4 averaged
     ema: { decay: 0.9 },
-    train: { epochs: 3, amp: 'bf16', channelsLast: true, logInterval: 2 },
+    train: { epochs: 4, amp: 'bf16', channelsLast: true, logInterval: 2 },
   };
 }
 
@@ -38,21 +38,28 @@ test('same seed, same config: identical weights, bit for bit; resume equals unin
   const a = tmp(), b = tmp(), c = tmp();
   const ra = await new Trainer(tiny(), { workDir: a, quiet: true }).fit();
   await new Trainer(tiny(), { workDir: b, quiet: true }).fit();
-  assert.ok(bytes(a, 'epoch_3.safetensors').equals(bytes(b, 'epoch_3.safetensors')), 'two runs with one seed differ');
+  assert.ok(bytes(a, 'epoch_4.safetensors').equals(bytes(b, 'epoch_4.safetensors')), 'two runs with one seed differ');
   assert.ok(bytes(a, 'swa.safetensors').equals(bytes(b, 'swa.safetensors')), 'SWA weights differ between identical runs');
 
-  // Interrupted after epoch 1 (and again after epoch 2), then resumed.
+  // Interrupted after epoch 1 (before SWA) and again after epoch 3 (SWA under way), then resumed.
   await new Trainer(tiny(), { workDir: c, quiet: true, stopAfterEpoch: 1 }).fit();
-  await new Trainer(tiny(), { workDir: c, quiet: true, resume: true, stopAfterEpoch: 2 }).fit();
+  await new Trainer(tiny(), { workDir: c, quiet: true, resume: true, stopAfterEpoch: 3 }).fit();
   const rc = await new Trainer(tiny(), { workDir: c, quiet: true, resume: true }).fit();
-  assert.ok(bytes(a, 'epoch_3.safetensors').equals(bytes(c, 'epoch_3.safetensors')), 'resumed run differs from the uninterrupted one');
-  assert.ok(bytes(a, 'epoch_3.state.safetensors').equals(bytes(c, 'epoch_3.state.safetensors')), 'optimizer/SWA/EMA state differs after resume');
+  assert.ok(bytes(a, 'epoch_4.safetensors').equals(bytes(c, 'epoch_4.safetensors')), 'resumed run differs from the uninterrupted one');
+  assert.ok(bytes(a, 'epoch_4.state.safetensors').equals(bytes(c, 'epoch_4.state.safetensors')), 'optimizer/SWA/EMA state differs after resume');
   assert.equal(rc.metrics.accuracy, ra.metrics.accuracy);
+  assert.ok(bytes(a, 'swa.safetensors').equals(bytes(c, 'swa.safetensors')), 'SWA weights differ after a resume during SWA');
+  assert.ok(bytes(a, 'best.safetensors').equals(bytes(c, 'best.safetensors')), 'the best checkpoint differs after resume');
+
+  // Native tensors do not pile up across runs (the trainers above are done).
+  const live = torch.memory().tensors;
+  await new Trainer(tiny(), { workDir: tmp(), quiet: true }).fit();
+  assert.ok(torch.memory().tensors - live < 2000, `live tensors grew by ${torch.memory().tensors - live} over one run`);
 
   // A different seed gives different weights.
   const d = tmp();
   await new Trainer({ ...tiny(), seed: 8 }, { workDir: d, quiet: true }).fit();
-  assert.ok(!bytes(a, 'epoch_3.safetensors').equals(bytes(d, 'epoch_3.safetensors')));
+  assert.ok(!bytes(a, 'epoch_4.safetensors').equals(bytes(d, 'epoch_4.safetensors')));
 
   // metrics.json as documented
   const m = JSON.parse(readFileSync(join(a, 'metrics.json'), 'utf8'));
@@ -68,7 +75,7 @@ test('same seed, same config: identical weights, bit for bit; resume equals unin
   const lines = readFileSync(join(a, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.ok(lines.some((l) => l.testAccuracy !== undefined) && lines.some((l) => l.iter !== undefined));
   // checkpoint weights carry PyTorch's names
-  const w = torch.safetensors.loadFile(join(a, 'epoch_3.safetensors'));
+  const w = torch.safetensors.loadFile(join(a, 'epoch_4.safetensors'));
   assert.ok('backbone.layer1.0.conv1.weight' in w && 'backbone.bn1.running_mean' in w && 'head.fc.weight' in w);
   torch.dispose(w);
 });
@@ -103,6 +110,6 @@ test('recipes load and validate; --set applies before validation', async () => {
 test('a swa.start past the last epoch is refused', async () => {
   const c = tiny();
   c.swa = { start: 9, lr: 0.01 };
-  await assert.rejects(new Trainer(c, { workDir: tmp(), quiet: true }).fit(), /swa\.start \(9\) is past the last epoch \(3\)/);
+  await assert.rejects(new Trainer(c, { workDir: tmp(), quiet: true }).fit(), /swa\.start \(9\) is past the last epoch \(4\)/);
   assert.ok(existsSync);
 });

@@ -129,7 +129,13 @@ static c10::IValue convert(napi_env env, State* s, const OpEntry& op, const ArgS
   if (a.optional && isNullish(env, v)) return c10::IValue();
   switch (a.kind) {
     case Kind::Tensor: return toTensor(env, s, op, a, v);
-    case Kind::Int: return toInt(env, op, a, v);
+    case Kind::Int: {
+      int64_t x = toInt(env, op, a, v);
+      if (a.enumLimit > 0 && (x < 0 || x >= a.enumLimit))
+        throw Napi::RangeError::New(env, op.name + ": argument '" + a.name + "' (" + a.typeStr + ") got " + std::to_string(x) +
+                                             ", which is not a valid code (0 to " + std::to_string(a.enumLimit - 1) + ")");
+      return x;
+    }
     case Kind::Float: return toFloat(env, op, a, v);
     case Kind::Bool: return toBool(env, op, a, v);
     case Kind::Scalar: {
@@ -269,6 +275,13 @@ static Napi::Value opLookup(const Napi::CallbackInfo& info) {
     ArgSpec spec;
     spec.name = a.name();
     spec.kind = classify(a.real_type(), &spec.optional, &spec.fixedLen);
+    {
+      c10::TypePtr rt = a.real_type();
+      if (rt->kind() == c10::TypeKind::OptionalType) rt = rt->expectRef<c10::OptionalType>().getElementType();
+      if (rt->kind() == c10::TypeKind::ScalarTypeType) spec.enumLimit = static_cast<int>(c10::ScalarType::NumOptions);
+      else if (rt->kind() == c10::TypeKind::LayoutType) spec.enumLimit = static_cast<int>(c10::Layout::NumOptions);
+      else if (rt->kind() == c10::TypeKind::MemoryFormatType) spec.enumLimit = static_cast<int>(c10::MemoryFormat::NumOptions);
+    }
     if (a.N()) spec.fixedLen = static_cast<int>(*a.N());
     spec.hasDefault = a.default_value().has_value();
     if (spec.hasDefault) spec.defaultValue = *a.default_value();
@@ -355,8 +368,12 @@ static napi_value opCall(napi_env env, napi_callback_info cbinfo) {
       if (given > op.args.size())
         throw Napi::TypeError::New(env, op.name + ": takes " + std::to_string(op.args.size()) + " arguments, got " +
                                             std::to_string(given));
-      std::vector<c10::IValue>& stack = s->stack;
+      // The shared stack saves an allocation per call; a call made from a JS
+      // getter while another call converts its arguments gets its own.
+      std::vector<c10::IValue> local;
+      std::vector<c10::IValue>& stack = s->depth == 0 ? s->stack : local;
       stack.clear();
+      struct Depth { int& d; explicit Depth(int& x) : d(x) { ++d; } ~Depth() { --d; } } depthGuard(s->depth);
       for (size_t i = 0; i < op.args.size(); ++i) {
         const ArgSpec& a = op.args[i];
         napi_valuetype t = napi_undefined;
@@ -384,10 +401,10 @@ static napi_value opCall(napi_env env, napi_callback_info cbinfo) {
       stack.clear();
       return out;
     } catch (const Napi::Error&) {
-      s->stack.clear();
+      if (s->depth == 0) s->stack.clear();
       throw;
     } catch (...) {
-      s->stack.clear();
+      if (s->depth == 0) s->stack.clear();
       uint32_t id = 0;
       napi_get_value_uint32(env, argv[0], &id);
       rethrowAsJs(env, id < s->ops.size() ? s->ops[id].name : "call");

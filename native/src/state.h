@@ -53,6 +53,7 @@ struct ArgSpec {
   Kind kind;
   bool optional;            // accepts null / undefined -> None
   int fixedLen;             // int[2]: a single int broadcasts to this length
+  int enumLimit = 0;        // ScalarType / Layout / MemoryFormat: valid codes are [0, enumLimit)
   bool hasDefault;
   c10::IValue defaultValue;
   std::string typeStr;
@@ -70,6 +71,7 @@ struct State {
   std::vector<OpEntry> ops;
   std::unordered_map<std::string, uint32_t> opIndex;
   std::vector<c10::IValue> stack;
+  int depth = 0;  // > 0 while an operator call is converting arguments (JS getters may re-enter)
 };
 
 State* state(const Napi::CallbackInfo& info);

@@ -84,8 +84,10 @@ static Napi::Value viewBuffer(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(env, "viewBuffer: a zero-copy view needs a contiguous CPU tensor (call .contiguous() first)");
   size_t n = static_cast<size_t>(t.numel()) * t.element_size();
   if (n == 0) return Napi::ArrayBuffer::New(env, 0);
-  auto* keep = new at::Tensor(t);
-  return Napi::ArrayBuffer::New(env, t.data_ptr(), n, [](Napi::Env, void*, at::Tensor* k) { delete k; }, keep);
+  // Keep the storage itself alive (not the tensor object): set_data or resize_
+  // on the tensor later swaps its storage, and the view must not dangle.
+  auto* keep = new c10::Storage(t.storage());
+  return Napi::ArrayBuffer::New(env, t.data_ptr(), n, [](Napi::Env, void*, c10::Storage* k) { delete k; }, keep);
   ARSENAL_CATCH(env, "viewBuffer")
 }
 

@@ -1,6 +1,6 @@
 // `arsenal test`: a model's metrics on the test set from a weights file, and
 // what `arsenal info` reports about datasets.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import { Trainer, type TrainResult } from './trainer.js';
@@ -18,7 +18,9 @@ export async function evaluateCheckpoint(cfg: Config, weightsFile: string, workD
     task: cfg.task, dataset: cfg.data.dataset, metrics: { ...m }, epochs: cfg.train.epochs, seed: trainer.seed,
     wallSeconds: (performance.now() - t0) / 1000, imagesPerSecond: 0, dataWaitShare: 0,
   };
-  torch.safetensors.writeAtomic(join(workDir, 'metrics.json'), JSON.stringify(result, null, 2) + '\n');
+  mkdirSync(workDir, { recursive: true });
+  // Its own file: the training run's metrics.json in the same work dir stays as it was.
+  torch.safetensors.writeAtomic(join(workDir, 'test_metrics.json'), JSON.stringify(result, null, 2) + '\n');
   console.log(`test accuracy ${(100 * m.accuracy).toFixed(2)}% (balanced ${(100 * m.balancedAccuracy).toFixed(2)}%), loss ${m.loss.toFixed(4)} — ${weightsFile}`);
   return result;
 }

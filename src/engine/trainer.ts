@@ -20,7 +20,7 @@ import { AveragedModel, SWALR } from '../optim/swa.js';
 import { BatchNorm2d } from '../nn/layers/norm.js';
 import { ModelEma } from '../optim/ema.js';
 import { DataLoader, Rng, type Dataset, type Batch } from '../data/index.js';
-import { buildModel } from '../models/index.js';
+import { buildModel, loadPretrained } from '../models/index.js';
 import { ClassificationMeter } from '../metrics/classification.js';
 import { randomFlip } from '../augment/batch_flip.js';
 import { buildDatasets } from './datasets.js';
@@ -66,6 +66,8 @@ export class Trainer {
   private mean!: Tensor;
   private std!: Tensor;
   private swaStartEpoch = Infinity;
+  /** Best test accuracy so far (saved in checkpoints, so a resumed run keeps it). */
+  private best = -1;
   private startEpoch = 1;
   private readonly log: (msg: string) => void;
 
@@ -91,11 +93,13 @@ export class Trainer {
     const cfg = this.cfg;
     mkdirSync(this.opts.workDir, { recursive: true });
     torch.manualSeed(this.seed);
-    this.rng = new Rng(Rng.derive(this.seed, 1));
+    // Its own stream: the loader derives epoch e's order from (seed, e).
+    this.rng = new Rng(Rng.derive(this.seed, 0xa06, 1));
     ({ train: this.train, test: this.test } = await buildDatasets(cfg.data));
     const batch = cfg.data.batchSize;
     this.trainLoader = new DataLoader(this.train, { batchSize: batch, shuffle: true, dropLast: true, seed: this.seed, prefetch: cfg.data.prefetch });
     this.testLoader = new DataLoader(this.test, { batchSize: cfg.data.testBatchSize ?? batch * 2, shuffle: false, prefetch: cfg.data.prefetch });
+    if (this.train.length < batch) throw new RangeError(`config: data.batchSize (${batch}) is larger than the training set (${this.train.length} images); no full batch to train on`);
     const probe = await this.train.getBatch([0]);
     const channels = probe.images.shape[1];
     torch.dispose([probe.images, probe.labels]);
@@ -106,17 +110,22 @@ export class Trainer {
     this.std = torch.tensor(std, { dtype: 'float32' }).reshape(1, channels, 1, 1).keep();
 
     const { pretrained, ...modelCfg } = cfg.model;
-    this.model = buildModel({ ...modelCfg, pretrained, numClasses: this.train.classes.length, inChannels: channels });
+    this.model = buildModel({ ...modelCfg, numClasses: this.train.classes.length, inChannels: channels });
+    if (pretrained) {
+      const r = loadPretrained(this.model, pretrained, { strict: false });
+      this.log(`pretrained ${pretrained}: loaded ${r.loaded.length} tensors${r.skipped.length ? `; skipped ${r.skipped.join(', ')}` : ''}${r.missing.length ? `; not in the file (kept as initialised): ${r.missing.slice(0, 8).join(', ')}${r.missing.length > 8 ? ', …' : ''}` : ''}`);
+    }
     if (cfg.train.channelsLast) this.model.toMemoryFormat('channelsLast');
 
     const o = cfg.optimizer;
-    const base = { lr: o.lr, weightDecay: o.weightDecay ?? 0 };
+    // AdamW decays by 0.01 unless told otherwise (torch.optim.AdamW); the others by 0.
+    const base = { lr: o.lr, weightDecay: o.weightDecay ?? (o.type === 'AdamW' ? 0.01 : 0) };
     const pw = paramGroups(this.model, base, o.paramwise ?? {});
     this.groups = pw.summary;
     const params = o.paramwise ? pw.groups : this.model.parameters();
     if (o.type === 'SGD') this.optimizer = new SGD(params, { lr: o.lr, momentum: o.momentum ?? 0.9, nesterov: o.nesterov ?? false, weightDecay: base.weightDecay });
     else if (o.type === 'Adam') this.optimizer = new Adam(params, { lr: o.lr, betas: o.betas, weightDecay: base.weightDecay });
-    else this.optimizer = new AdamW(params, { lr: o.lr, betas: o.betas, weightDecay: o.weightDecay ?? 0.01 });
+    else this.optimizer = new AdamW(params, { lr: o.lr, betas: o.betas, weightDecay: base.weightDecay });
 
     const epochs = cfg.train.epochs;
     if (cfg.swa) {
@@ -139,9 +148,16 @@ export class Trainer {
     let main: S.LRScheduler;
     switch (s.type) {
       case 'cosine': main = new S.CosineAnnealingLR(opt, Math.max(1, total - warm), (s.etaMinRatio ?? 0) * lr); break;
-      case 'step': main = new S.StepLR(opt, (s.stepEpochs ?? 30) * per, s.gamma ?? 0.1); break;
+      case 'step': {
+        // Decays every stepEpochs counted from the start of training (warm-up included), like multistep.
+        const period = (s.stepEpochs ?? 30) * per;
+        const ms: number[] = [];
+        for (let m = period; m < total; m += period) ms.push(m - warm);
+        main = new S.MultiStepLR(opt, ms, s.gamma ?? 0.1);
+        break;
+      }
       case 'multistep': main = new S.MultiStepLR(opt, (s.milestones ?? []).map((m) => m * per - warm), s.gamma ?? 0.1); break;
-      case 'onecycle': return new S.OneCycleLR(opt, { maxLr: opt.paramGroups.map((g) => g.lr), totalSteps: total + 1, pctStart: s.pctStart ?? 0.3 });
+      case 'onecycle': return new S.OneCycleLR(opt, { maxLr: opt.paramGroups.map((g) => g.lr), totalSteps: total, pctStart: s.pctStart ?? 0.3 });
       case 'constant': main = new S.ConstantLR(opt, 1, 0); break;
     }
     if (warm <= 0) return main;
@@ -218,6 +234,7 @@ export class Trainer {
       swaLr: this.swaLr?.stateDict() ?? null,
       emaUpdates: this.ema?.updates ?? 0,
       rng: this.rng.getState(),
+      best: this.best,
       ...extra,
     }, latest);
     rngTorch.dispose();
@@ -255,6 +272,7 @@ export class Trainer {
     this.rng.setState(meta.rng);
     torch.dispose(Object.values(weights));
     torch.dispose(Object.values(state));
+    this.best = typeof meta.best === 'number' ? meta.best : -1;
     this.startEpoch = meta.epoch + 1;
     this.log(`resumed from ${tag} (epoch ${meta.epoch})`);
   }
@@ -274,7 +292,7 @@ export class Trainer {
     if (cfg.optimizer.paramwise) for (const g of this.groups) this.log(`  param group ${g.name}: ${g.params} tensors, lr ${g.lr}, weight decay ${g.weightDecay} (e.g. ${g.examples.join(', ')})`);
     const progress = new Progress(cfg.train.logInterval ?? 50);
     const iters = this.trainLoader.length;
-    let images = 0, trainSeconds = 0, waitSeconds = 0, best = -1;
+    let images = 0, trainSeconds = 0, waitSeconds = 0;
     let last: { accuracy: number; balancedAccuracy: number; loss: number } | null = null;
     for (let epoch = this.startEpoch; epoch <= epochs; epoch++) {
       if (cfg.swa && epoch === this.swaStartEpoch && !this.swaLr) {
@@ -314,9 +332,10 @@ export class Trainer {
         last = await this.evaluate();
         Object.assign(record, { testAccuracy: last.accuracy, testLoss: last.loss });
         this.log(`epoch ${epoch}/${epochs}: train loss ${(lossSum / Math.max(1, it)).toFixed(4)}, test accuracy ${(100 * last.accuracy).toFixed(2)}%, ${fmt(epochSeconds)}, data wait ${(100 * this.trainLoader.waitSeconds / epochSeconds).toFixed(1)}%`);
-        if (last.accuracy > best) {
-          best = last.accuracy;
-          this.saveCheckpoint(epoch, { accuracy: last.accuracy }, 'best', false);
+        if (last.accuracy > this.best) {
+          // One file, written atomically: the weights of the best model so far.
+          this.best = last.accuracy;
+          torch.safetensors.saveFile(this.model.stateDict(), join(this.opts.workDir, 'best.safetensors'), { epoch: String(epoch), accuracy: String(last.accuracy) });
         }
       }
       this.jsonl(record);

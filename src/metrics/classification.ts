@@ -16,7 +16,12 @@ export class ClassificationMeter {
     const idx = torch.noGrad(() => torch.scope(() => labels.mul(K).add(logits.argmax(1)).keep()));
     const flat = idx.dataSync() as BigInt64Array;
     idx.dispose();
-    for (let i = 0; i < flat.length; i++) this.confusion[Number(flat[i])] += 1;
+    const cells = K * K;
+    for (let i = 0; i < flat.length; i++) {
+      const c = Number(flat[i]);
+      if (c < 0 || c >= cells) throw new RangeError(`ClassificationMeter: label ${Math.floor(c / K)} of sample ${i} is outside [0, ${K})`);
+      this.confusion[c] += 1;
+    }
     if (loss !== undefined) this.lossSum += loss * flat.length;
     this.count += flat.length;
   }

@@ -158,6 +158,7 @@ export class OneCycleLR extends LRScheduler {
     const o = { pctStart: 0.3, annealStrategy: 'cos', divFactor: 25, finalDivFactor: 1e4, threePhase: false, cycleMomentum: true, baseMomentum: 0.85, maxMomentum: 0.95, ...opts } as Required<OneCycleOptions>;
     positiveInt(o.totalSteps, 'OneCycleLR: totalSteps');
     const maxLrs = Array.isArray(o.maxLr) ? o.maxLr : opt.paramGroups.map(() => o.maxLr as number);
+    if (maxLrs.length !== opt.paramGroups.length) throw new RangeError(`OneCycleLR: ${maxLrs.length} maxLr values for ${opt.paramGroups.length} parameter groups`);
     opt.paramGroups.forEach((g, i) => {
       g.initialLr = maxLrs[i] / o.divFactor;
       g.maxLr = maxLrs[i];
