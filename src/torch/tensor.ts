@@ -143,8 +143,17 @@ export class Tensor implements Owned {
   contiguous(memoryFormat: 'contiguous' | 'channelsLast' = 'contiguous'): Tensor {
     return wrap(call(opId('aten::contiguous'), this.h, memoryFormat === 'channelsLast' ? 2 : 0));
   }
+  /** Whether the strides are those of a dense tensor in this layout (sizes-1 dims ignored). */
   isContiguousAs(memoryFormat: 'contiguous' | 'channelsLast'): boolean {
-    return call(opId('aten::is_contiguous.memory_format'), this.h, memoryFormat === 'channelsLast' ? 2 : 0);
+    if (memoryFormat === 'contiguous') return native.isContiguous(this.h);
+    const s = native.shape(this.h), st = native.strides(this.h);
+    if (s.length !== 4) return false;
+    let expected = 1;
+    for (const d of [1, 3, 2, 0]) {
+      if (s[d] !== 1 && st[d] !== expected) return false;
+      expected *= s[d];
+    }
+    return true;
   }
   clone(): Tensor { return wrap(call(opId('aten::clone'), this.h)); }
   detach(): Tensor { return wrap(call(opId('aten::detach'), this.h)); }
