@@ -16,8 +16,7 @@ import { Adam, AdamW } from '../optim/adam.js';
 import { paramGroups, type GroupSummary } from '../optim/paramwise.js';
 import { clipGradNorm } from '../optim/clip.js';
 import * as S from '../optim/lr_scheduler.js';
-import { AveragedModel, SWALR } from '../optim/swa.js';
-import { BatchNorm2d } from '../nn/layers/norm.js';
+import { AveragedModel, SWALR, beginBnRecompute } from '../optim/swa.js';
 import { ModelEma } from '../optim/ema.js';
 import { DataLoader, Rng, type Dataset, type Batch } from '../data/index.js';
 import { buildModel, loadPretrained } from '../models/index.js';
@@ -249,8 +248,14 @@ export class Trainer {
       const m = /^optimizer\.(\d+)\.(.+)$/.exec(k);
       if (m) (opt[Number(m[1])] ??= {})[m[2]] = v;
     }
-    this.optimizer.loadStateDict({ state: opt, param_groups: meta.optimizer.param_groups });
+    // Schedulers set group lrs when they load or start; the optimizer's saved
+    // param_groups, loaded last, hold the lrs actually in use.
     if (meta.schedule && this.schedule) this.schedule.loadStateDict(meta.schedule);
+    if (meta.swaLr && this.cfg.swa && meta.epoch >= this.swaStartEpoch) {
+      this.swaLr = new SWALR(this.optimizer, this.cfg.swa.lr, this.cfg.swa.annealEpochs ?? 10, this.cfg.swa.annealStrategy ?? 'cos');
+      this.swaLr.loadStateDict(meta.swaLr);
+    }
+    this.optimizer.loadStateDict({ state: opt, param_groups: meta.optimizer.param_groups });
     if (this.swaModel) {
       const sd: Record<string, Tensor> = {};
       for (const [k, v] of Object.entries(state)) if (k.startsWith('swa.')) sd[k.slice(4)] = v;
@@ -261,12 +266,6 @@ export class Trainer {
       for (const [k, v] of Object.entries(state)) if (k.startsWith('ema.')) sd[k.slice(4)] = v;
       this.ema.module.loadStateDict(sd, { source: tag });
       this.ema.updates = meta.emaUpdates;
-    }
-    if (meta.swaLr && this.cfg.swa && meta.epoch >= this.swaStartEpoch) {
-      this.swaLr = new SWALR(this.optimizer, this.cfg.swa.lr, this.cfg.swa.annealEpochs ?? 10, this.cfg.swa.annealStrategy ?? 'cos');
-      this.swaLr.loadStateDict(meta.swaLr);
-      // The optimizer's group lrs were restored with param_groups above.
-      this.optimizer.loadStateDict({ state: opt, param_groups: meta.optimizer.param_groups });
     }
     torch.setRngState(state['rng.torch']);
     this.rng.setState(meta.rng);
@@ -385,10 +384,7 @@ export class Trainer {
    */
   private async updateSwaBn(): Promise<void> {
     const model = this.swaModel!.module;
-    const bns = model.modules().filter((m): m is BatchNorm2d => m instanceof BatchNorm2d && m.trackRunningStats);
-    const momenta = bns.map((b) => b.momentum);
-    for (const b of bns) { b.resetRunningStats(); b.momentum = null; }
-    model.train();
+    const restore = beginBnRecompute(model);
     this.trainLoader.setEpoch(0);
     try {
       for await (const b of this.trainLoader) {
@@ -396,7 +392,7 @@ export class Trainer {
         torch.dispose([b.images, b.labels]);
       }
     } finally {
-      bns.forEach((b, i) => { b.momentum = momenta[i]; });
+      restore();
       model.eval();
     }
   }

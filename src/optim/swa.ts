@@ -99,24 +99,37 @@ export class SWALR {
 }
 
 /**
+ * Prepares a model for recomputing BatchNorm statistics: running stats reset,
+ * momentum null (cumulative average), training mode. Returns a function that
+ * restores the momenta and the previous mode. Shared by updateBn and the
+ * trainer, which streams its batches asynchronously.
+ */
+export function beginBnRecompute(model: Module): () => void {
+  const bns = model.modules().filter((m): m is BatchNorm2d => m instanceof BatchNorm2d && m.trackRunningStats);
+  const momenta = bns.map((b) => b.momentum);
+  const wasTraining = model.training;
+  for (const b of bns) { b.resetRunningStats(); b.momentum = null; }
+  model.train();
+  return () => {
+    bns.forEach((b, i) => { b.momentum = momenta[i]; });
+    model.train(wasTraining);
+  };
+}
+
+/**
  * Recomputes BatchNorm running statistics with one pass over the data
  * (torch.optim.swa_utils.update_bn): SWA's averaged weights need their own
  * statistics (composer #624: without this SWA performs badly).
  */
 export function updateBn(batches: Iterable<Tensor | { input: Tensor } | [Tensor, ...unknown[]]>, model: Module): void {
-  const bns = model.modules().filter((m): m is BatchNorm2d => m instanceof BatchNorm2d && m.trackRunningStats);
-  if (bns.length === 0) return;
-  const momenta = bns.map((b) => b.momentum);
-  const wasTraining = model.training;
-  for (const b of bns) { b.resetRunningStats(); b.momentum = null; }
-  model.train();
+  if (!model.modules().some((m) => m instanceof BatchNorm2d && m.trackRunningStats)) return;
+  const restore = beginBnRecompute(model);
   try {
     for (const batch of batches) {
       const x = batch instanceof Tensor ? batch : Array.isArray(batch) ? batch[0] : batch.input;
       torch.noGrad(() => torch.scope(() => { model.forward(x); }));
     }
   } finally {
-    bns.forEach((b, i) => { b.momentum = momenta[i]; });
-    model.train(wasTraining);
+    restore();
   }
 }
