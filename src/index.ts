@@ -5,4 +5,5 @@ export { Tensor } from './torch/tensor.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as metrics from './metrics/index.js';
+export * as augment from './augment/index.js';
 export type { Config } from './engine/config.js';

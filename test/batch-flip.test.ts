@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { torch } from 'arsenal';
-import { randomFlip } from '../src/augment/batch_flip.js';
+import { randomFlip } from '../src/augment/batch/flip.js';
 import { Rng } from '../src/data/rng.js';
 
 test('randomFlip: p=0 keeps, p=1 flips every image along the right axis, twice is the identity', () => {

@@ -23,7 +23,7 @@ function tiny(): Config {
     model: { name: 'resnet18', stem: 'small', width: 4 },
     optimizer: { type: 'SGD', lr: 0.05, momentum: 0.9, weightDecay: 5e-4, paramwise: { normDecayMult: 0 } },
     schedule: { type: 'cosine', warmupEpochs: 0.5, etaMinRatio: 0.1 },
-    augment: { hflip: 0.5 },
+    augment: { train: [{ type: 'RandomFlip', prob: 0.5 }] },
     loss: { labelSmoothing: 0.1 },
     swa: { start: 3, lr: 0.01, annealEpochs: 1 },  // epochs 3 and 4 averaged
     ema: { decay: 0.9 },

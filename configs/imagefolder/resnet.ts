@@ -13,7 +13,7 @@ export default {
   model: { name: 'resnet18', stem: 'imagenet' },
   optimizer: { type: 'AdamW', lr: 1e-3, weightDecay: 0.05, paramwise: { normDecayMult: 0, biasDecayMult: 0, customKeys: { backbone: { lrMult: 1 } } } },
   schedule: { type: 'cosine', warmupEpochs: 1, warmupStartFactor: 0.1 },
-  augment: { hflip: 0.5 },
+  augment: { train: [{ type: 'RandomFlip', prob: 0.5 }] },
   loss: { labelSmoothing: 0.1 },
   train: { epochs: 10, amp: 'auto' },
 } satisfies Config;

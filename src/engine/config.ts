@@ -2,6 +2,8 @@
 // validated against a small schema so a wrong key or value is an error that
 // names it (`optimizer.momentun: unknown key (expected one of …)`).
 import type { ParamwiseOptions } from '../optim/paramwise.js';
+import { transformCheck, type TransformConfig } from '../augment/batch/pipeline.js';
+import { arr, bool, num, obj, oneOf, opt, record, req, str } from './schema.js';
 
 export interface DataConfig {
   dataset: 'fashion-mnist' | 'imagefolder';
@@ -62,8 +64,8 @@ export interface ScheduleConfig {
 }
 
 export interface AugmentConfig {
-  /** Probability of a horizontal flip per image (0 = off). */
-  hflip?: number;
+  /** Batch-level training transforms, in order, on normalised images (src/augment): RandomFlip, RandomCrop, RandomErasing, Mixup. */
+  train?: TransformConfig[];
 }
 
 export interface LossConfig {
@@ -111,44 +113,6 @@ export interface Config {
 }
 
 // ---- validation ------------------------------------------------------------------------------------------
-type Check = (v: unknown, path: string) => void;
-type Shape = { [key: string]: { check: Check; required?: boolean } };
-
-const fail = (path: string, msg: string): never => {
-  throw new TypeError(`config: ${path}: ${msg}`);
-};
-const show = (v: unknown) => JSON.stringify(v) ?? String(v);
-const num = (min = -Infinity, max = Infinity, integer = false): Check => (v, p) => {
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(p, `expected a number, got ${show(v)}`);
-  if (integer && !Number.isInteger(v)) fail(p, `expected an integer, got ${show(v)}`);
-  if ((v as number) < min || (v as number) > max) fail(p, `expected a value in [${min}, ${max}], got ${show(v)}`);
-};
-const oneOf = (...xs: unknown[]): Check => (v, p) => {
-  if (!xs.includes(v)) fail(p, `expected one of ${xs.map(show).join(', ')}, got ${show(v)}`);
-};
-const str: Check = (v, p) => { if (typeof v !== 'string' || v === '') fail(p, `expected a non-empty string, got ${show(v)}`); };
-const bool: Check = (v, p) => { if (typeof v !== 'boolean') fail(p, `expected true or false, got ${show(v)}`); };
-const arr = (item: Check, len?: number): Check => (v, p) => {
-  if (!Array.isArray(v)) fail(p, `expected an array, got ${show(v)}`);
-  if (len !== undefined && (v as unknown[]).length !== len) fail(p, `expected ${len} values, got ${(v as unknown[]).length}`);
-  (v as unknown[]).forEach((x, i) => item(x, `${p}[${i}]`));
-};
-const obj = (shape: Shape): Check => (v, p) => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(p, `expected an object, got ${show(v)}`);
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!(k in shape)) fail(`${p}.${k}`, `unknown key (expected one of ${Object.keys(shape).join(', ')})`);
-  for (const [k, s] of Object.entries(shape)) {
-    if (o[k] === undefined) { if (s.required) fail(`${p}.${k}`, 'missing'); continue; }
-    s.check(o[k], `${p}.${k}`);
-  }
-};
-const record = (item: Check): Check => (v, p) => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(p, `expected an object, got ${show(v)}`);
-  for (const [k, x] of Object.entries(v as object)) item(x, `${p}.${k}`);
-};
-const opt = (check: Check) => ({ check });
-const req = (check: Check) => ({ check, required: true });
-
 const SCHEMA = obj({
   task: req(oneOf('classification')),
   seed: opt(num(0, Number.MAX_SAFE_INTEGER, true)),
@@ -174,7 +138,7 @@ const SCHEMA = obj({
     etaMinRatio: opt(num(0, 1)), stepEpochs: opt(num(1, 1e6, true)), milestones: opt(arr(num(0, 1e6, true))), gamma: opt(num(0)),
     pctStart: opt(num(0, 1)), byEpoch: opt(bool),
   })),
-  augment: opt(obj({ hflip: opt(num(0, 1)) })),
+  augment: opt(obj({ train: opt(arr(transformCheck)) })),
   loss: opt(obj({ labelSmoothing: opt(num(0, 1)) })),
   swa: opt(obj({ start: req(num(0)), lr: req(num(0)), annealEpochs: opt(num(0, 1e6, true)), annealStrategy: opt(oneOf('cos', 'linear')) })),
   ema: opt(obj({ decay: opt(num(0, 1)), warmup: opt(bool) })),

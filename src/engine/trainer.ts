@@ -21,7 +21,8 @@ import { ModelEma } from '../optim/ema.js';
 import { DataLoader, Rng, type Dataset, type Batch } from '../data/index.js';
 import { buildModel, loadPretrained } from '../models/index.js';
 import { ClassificationMeter } from '../metrics/classification.js';
-import { randomFlip } from '../augment/batch_flip.js';
+import { BatchPipeline } from '../augment/batch/pipeline.js';
+import type { AugmentContext } from '../augment/batch/types.js';
 import { buildDatasets } from './datasets.js';
 import type { Config } from './config.js';
 import { writeCheckpoint, readCheckpoint, latestTag } from './checkpoint.js';
@@ -58,6 +59,8 @@ export class Trainer {
   private swaLr: SWALR | null = null;
   private ema: ModelEma | null = null;
   private rng!: Rng;
+  private pipeline: BatchPipeline | null = null;
+  private augmentContext!: AugmentContext;
   private train!: Dataset;
   private test!: Dataset;
   private trainLoader!: DataLoader;
@@ -107,6 +110,10 @@ export class Trainer {
     if (mean.length !== channels || std.length !== channels) throw new TypeError(`config: data.mean and data.std need ${channels} values (one per channel)`);
     this.mean = torch.tensor(mean, { dtype: 'float32' }).reshape(1, channels, 1, 1).keep();
     this.std = torch.tensor(std, { dtype: 'float32' }).reshape(1, channels, 1, 1).keep();
+    if (cfg.augment?.train?.length) {
+      this.pipeline = new BatchPipeline(cfg.augment.train);
+      this.augmentContext = { rng: this.rng, mean, std, numClasses: this.train.classes.length };
+    }
 
     const { pretrained, ...modelCfg } = cfg.model;
     this.model = buildModel({ ...modelCfg, numClasses: this.train.classes.length, inChannels: channels });
@@ -163,14 +170,25 @@ export class Trainer {
     return new S.SequentialLR(opt, [new S.LinearLR(opt, s.warmupStartFactor ?? 1 / 3, 1, warm), main], [warm]);
   }
 
-  /** uint8 (or float 0–1) images → normalised float32, with the batch-level augmentations when training. */
-  private preprocess(images: Tensor, train: boolean): Tensor {
-    let x = images.dtype === 'uint8' ? images.float().div(255) : images.float();
-    x = x.sub(this.mean).div(this.std);
-    if (this.cfg.train.channelsLast) x = x.contiguous('channelsLast');
-    const p = this.cfg.augment?.hflip ?? 0;
-    if (train && p > 0) x = randomFlip(x, p, 'horizontal', this.rng);
-    return x;
+  /** uint8 (or float 0–1) images → normalised float32 (the layout the model wants). */
+  private preprocess(images: Tensor): Tensor {
+    return this.layout(this.normalise(images));
+  }
+
+  private normalise(images: Tensor): Tensor {
+    const x = images.dtype === 'uint8' ? images.float().div(255) : images.float();
+    return x.sub(this.mean).div(this.std);
+  }
+
+  private layout(x: Tensor): Tensor {
+    return this.cfg.train.channelsLast ? x.contiguous('channelsLast') : x;
+  }
+
+  /** A training batch: normalised, then the batch augmentations of this epoch (labels may become soft targets). */
+  private augmentBatch(b: Batch, epoch: number): { x: Tensor; y: Tensor } {
+    let batch = { images: this.normalise(b.images), labels: b.labels };
+    if (this.pipeline) batch = this.pipeline.apply(batch, this.augmentContext, epoch, this.cfg.train.epochs);
+    return { x: this.layout(batch.images), y: batch.labels };
   }
 
   private forward(model: Module, x: Tensor): Tensor {
@@ -186,7 +204,7 @@ export class Trainer {
     loader.setEpoch(0);
     for await (const b of loader) {
       torch.noGrad(() => torch.scope(() => {
-        const logits = this.forward(model, this.preprocess(b.images, false));
+        const logits = this.forward(model, this.preprocess(b.images));
         const loss = F.crossEntropy(logits, b.labels).item();
         meter.update(logits, b.labels, loss);
       }));
@@ -196,12 +214,12 @@ export class Trainer {
     return meter.summary();
   }
 
-  private trainStep(b: Batch): { loss: number } {
+  private trainStep(b: Batch, epoch: number): { loss: number } {
     const cfg = this.cfg;
     return torch.scope(() => {
-      const x = this.preprocess(b.images, true);
+      const { x, y } = this.augmentBatch(b, epoch);
       const logits = this.forward(this.model, x);
-      const loss = F.crossEntropy(logits, b.labels, { labelSmoothing: cfg.loss?.labelSmoothing ?? 0 });
+      const loss = F.crossEntropy(logits, y, { labelSmoothing: cfg.loss?.labelSmoothing ?? 0 });
       loss.backward();
       if (cfg.train.clipGradNorm) clipGradNorm(this.model.parameters(), cfg.train.clipGradNorm);
       this.optimizer.step();
@@ -298,12 +316,17 @@ export class Trainer {
         this.swaLr = new SWALR(this.optimizer, cfg.swa.lr, cfg.swa.annealEpochs ?? 10, cfg.swa.annealStrategy ?? 'cos');
         this.log(`SWA from epoch ${epoch}: lr anneals to ${cfg.swa.lr} over ${cfg.swa.annealEpochs ?? 10} epochs`);
       }
+      if (this.pipeline) {
+        const on = this.pipeline.active(epoch, epochs).map((t) => t.type).join(', ') || 'none';
+        const before = epoch > 1 ? this.pipeline.active(epoch - 1, epochs).map((t) => t.type).join(', ') || 'none' : null;
+        if (on !== before) this.log(`augmentations from epoch ${epoch}: ${on}`);
+      }
       this.model.train();
       this.trainLoader.setEpoch(epoch);
       const te = performance.now();
       let it = 0, lossSum = 0;
       for await (const b of this.trainLoader) {
-        const { loss } = this.trainStep(b);
+        const { loss } = this.trainStep(b, epoch);
         torch.dispose([b.images, b.labels]);
         if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at epoch ${epoch}, iteration ${it + 1}`);
         if (this.schedule && epoch < this.swaStartEpoch && !cfg.schedule?.byEpoch) this.schedule.step();
@@ -388,7 +411,7 @@ export class Trainer {
     this.trainLoader.setEpoch(0);
     try {
       for await (const b of this.trainLoader) {
-        torch.noGrad(() => torch.scope(() => { this.forward(model, this.preprocess(b.images, false)); }));
+        torch.noGrad(() => torch.scope(() => { this.forward(model, this.preprocess(b.images)); }));
         torch.dispose([b.images, b.labels]);
       }
     } finally {

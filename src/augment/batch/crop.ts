@@ -1,0 +1,69 @@
+// RandomCrop with padding on a whole batch (torchvision `RandomCrop(size,
+// padding, fill, padding_mode)`): pad every image, then cut each one's window
+// at its own random offset with two gathers (rows, then columns). Offsets come
+// from the seeded JS generator. The classic CIFAR/Fashion-MNIST "pad and crop"
+// (a random translation of up to `padding` pixels).
+import * as torch from '../../torch/index.js';
+import * as F from '../../torch/functional.js';
+import type { Tensor } from '../../torch/tensor.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, normalisedFill } from './types.js';
+import { anyOf, arr, num, obj, oneOf, opt } from '../../engine/schema.js';
+
+export interface RandomCropOptions {
+  /** Output [H, W] or one side (default: the input size, i.e. pad and crop back). */
+  size?: number | [number, number];
+  /** Pixels added on each side: one number, [leftRight, topBottom], or [left, top, right, bottom] (torchvision order). */
+  padding?: number | number[];
+  /** Constant padding value in 0–1 pixel units, one or per channel (torchvision fill=0: black). */
+  fill?: number | number[];
+  paddingMode?: 'constant' | 'reflect' | 'replicate';
+}
+
+export class RandomCrop implements BatchTransform {
+  readonly type = 'RandomCrop';
+  static readonly schema = obj({
+    type: opt(oneOf('RandomCrop')),
+    size: opt(anyOf(num(1, 1e5, true), arr(num(1, 1e5, true), 2))),
+    padding: opt(anyOf(num(0, 1e5, true), arr(num(0, 1e5, true), 2), arr(num(0, 1e5, true), 4))),
+    fill: opt(anyOf(num(), arr(num()))),
+    paddingMode: opt(oneOf('constant', 'reflect', 'replicate')),
+  });
+  private readonly pad: [number, number, number, number]; // left, right, top, bottom (F.pad order)
+  constructor(readonly opts: RandomCropOptions = {}) {
+    const p = opts.padding ?? 0;
+    const [l, t, r, b] = typeof p === 'number' ? [p, p, p, p] : p.length === 2 ? [p[0], p[1], p[0], p[1]] : p.length === 4 ? p : [NaN, 0, 0, 0];
+    if (![l, t, r, b].every((v) => Number.isInteger(v) && v >= 0)) throw new RangeError(`RandomCrop: padding must be a non-negative integer, or 2 or 4 of them, got ${JSON.stringify(p)}`);
+    this.pad = [l, r, t, b];
+  }
+
+  apply(b: ImageBatch, ctx: AugmentContext): ImageBatch {
+    return { images: this.crop(b.images, ctx), labels: b.labels };
+  }
+
+  crop(x: Tensor, ctx: AugmentContext): Tensor {
+    const [n, c, h0, w0] = x.shape;
+    const s = this.opts.size;
+    const [h, w] = s === undefined ? [h0, w0] : typeof s === 'number' ? [s, s] : s;
+    const [l, r, t, bt] = this.pad;
+    const hp = h0 + t + bt;
+    const wp = w0 + l + r;
+    if (h > hp || w > wp) throw new RangeError(`RandomCrop: crop ${h}×${w} is larger than the padded image ${hp}×${wp}`);
+    let xp = x;
+    if (l || r || t || bt) {
+      const mode = this.opts.paddingMode ?? 'constant';
+      if (mode === 'constant') {
+        // Pad (x − fill) with zeros and add fill back: a per-channel constant in one pad.
+        const fill = torch.tensor(normalisedFill(this.opts.fill ?? 0, ctx, c), { dtype: 'float32' }).reshape(1, c, 1, 1).to({ dtype: x.dtype });
+        xp = F.pad(x.sub(fill), [l, r, t, bt]).add(fill);
+      } else {
+        xp = F.pad(x, [l, r, t, bt], mode);
+      }
+    }
+    const top = new Int32Array(n);
+    const left = new Int32Array(n);
+    for (let i = 0; i < n; i++) { top[i] = ctx.rng.int(0, hp - h + 1); left[i] = ctx.rng.int(0, wp - w + 1); }
+    const rows = torch.tensor(top).long().reshape(n, 1, 1, 1).add(torch.arange(h).reshape(1, 1, h, 1)).expand(n, c, h, wp);
+    const cols = torch.tensor(left).long().reshape(n, 1, 1, 1).add(torch.arange(w).reshape(1, 1, 1, w)).expand(n, c, h, w);
+    return xp.gather(2, rows).gather(3, cols);
+  }
+}

@@ -1,0 +1,106 @@
+// RandomErasing / Cutout on a whole batch, with timm's semantics
+// (timm/data/random_erasing.py; Zhong et al., "Random Erasing Data
+// Augmentation", AAAI 2020): each image, with probability `prob`, gets `count`
+// rectangles (count drawn in [minCount, maxCount]) whose area is a uniform
+// share in `scale` of the image (divided by the count) and whose aspect ratio is
+// log-uniform in `ratio`; up to 10 tries per rectangle to fit it inside. Like
+// timm (and torchvision used after Normalize), it works on normalised tensors:
+// mode 'const' fills with `value` (0 = the mean colour), 'rand' with one normal
+// draw per channel, 'pixel' with per-pixel normal noise. The rectangles are
+// drawn in JS (a few numbers per image) and applied as one mask per rectangle
+// index over the whole batch.
+import * as torch from '../../torch/index.js';
+import type { Tensor } from '../../torch/tensor.js';
+import type { Rng } from '../../data/rng.js';
+import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
+import { emptyRects, rectMask, type Rects } from './rect_mask.js';
+import { anyOf, arr, num, obj, oneOf, opt, range } from '../../engine/schema.js';
+
+export interface RandomErasingOptions {
+  /** Probability that an image is erased (timm/torchvision 0.5). */
+  prob?: number;
+  /** Erased area as a share of the image, [min, max] (0.02, 1/3). */
+  scale?: [number, number];
+  /** Aspect ratio h/w range, sampled log-uniformly (0.3, 1/0.3). */
+  ratio?: [number, number];
+  /** 'const' (value), 'rand' (normal per channel), 'pixel' (normal per pixel). timm's default is 'const'. */
+  mode?: 'const' | 'rand' | 'pixel';
+  /** The constant for mode 'const', in normalised units: one number or one per channel (0). */
+  value?: number | number[];
+  minCount?: number;
+  maxCount?: number;
+}
+
+/** Rectangles for a batch of n images of h×w, one list per rectangle index (timm's sampling, image by image). */
+export function sampleErasingRects(n: number, h: number, w: number, o: Required<Omit<RandomErasingOptions, 'value' | 'mode'>>, rng: Rng): Rects[] {
+  const out: Rects[] = [];
+  const area = h * w;
+  const logR = [Math.log(o.ratio[0]), Math.log(o.ratio[1])];
+  for (let i = 0; i < n; i++) {
+    if (rng.random() >= o.prob) continue;
+    const count = o.minCount === o.maxCount ? o.minCount : rng.int(o.minCount, o.maxCount + 1);
+    for (let k = 0; k < count; k++) {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const target = rng.uniform(o.scale[0], o.scale[1]) * area / count;
+        const aspect = Math.exp(rng.uniform(logR[0], logR[1]));
+        const eh = Math.round(Math.sqrt(target * aspect));
+        const ew = Math.round(Math.sqrt(target / aspect));
+        if (ew < w && eh < h) {
+          const top = rng.int(0, h - eh + 1);
+          const left = rng.int(0, w - ew + 1);
+          while (out.length <= k) out.push(emptyRects(n));
+          const r = out[k];
+          r.top[i] = top; r.bottom[i] = top + eh; r.left[i] = left; r.right[i] = left + ew;
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export class RandomErasing implements BatchTransform {
+  readonly type = 'RandomErasing';
+  static readonly schema = obj({
+    type: opt(oneOf('RandomErasing')),
+    prob: opt(num(0, 1)), scale: opt(range(num(0, 1))), ratio: opt(range(num(1e-6))),
+    mode: opt(oneOf('const', 'rand', 'pixel')), value: opt(anyOf(num(), arr(num()))),
+    minCount: opt(num(1, 1e4, true)), maxCount: opt(num(1, 1e4, true)),
+  });
+  readonly opts: Required<Omit<RandomErasingOptions, 'value'>> & { value: number | number[] };
+
+  constructor(opts: RandomErasingOptions = {}) {
+    this.opts = {
+      prob: opts.prob ?? 0.5, scale: opts.scale ?? [0.02, 1 / 3], ratio: opts.ratio ?? [0.3, 1 / 0.3],
+      mode: opts.mode ?? 'const', value: opts.value ?? 0, minCount: opts.minCount ?? 1, maxCount: opts.maxCount ?? opts.minCount ?? 1,
+    };
+    const o = this.opts;
+    if (!(o.prob >= 0 && o.prob <= 1)) throw new RangeError(`RandomErasing: prob must be in [0, 1], got ${o.prob}`);
+    if (!(o.scale[0] >= 0 && o.scale[0] <= o.scale[1] && o.scale[1] <= 1)) throw new RangeError(`RandomErasing: scale must be [min, max] within [0, 1], got ${JSON.stringify(o.scale)}`);
+    if (!(o.ratio[0] > 0 && o.ratio[0] <= o.ratio[1])) throw new RangeError(`RandomErasing: ratio must be [min, max] with 0 < min <= max, got ${JSON.stringify(o.ratio)}`);
+    if (!(Number.isInteger(o.minCount) && o.minCount >= 1 && o.maxCount >= o.minCount)) throw new RangeError(`RandomErasing: expected 1 <= minCount <= maxCount, got ${o.minCount}, ${o.maxCount}`);
+  }
+
+  apply(b: ImageBatch, ctx: AugmentContext): ImageBatch {
+    return { images: this.erase(b.images, ctx.rng), labels: b.labels };
+  }
+
+  erase(x: Tensor, rng: Rng): Tensor {
+    const [n, c, h, w] = x.shape;
+    const rects = sampleErasingRects(n, h, w, this.opts, rng);
+    const o = this.opts;
+    for (const r of rects) {
+      const mask = rectMask(r, h, w);
+      let fill: Tensor;
+      if (o.mode === 'pixel') fill = torch.randn(x.shape, { dtype: x.dtype });
+      else if (o.mode === 'rand') fill = torch.randn([n, c, 1, 1], { dtype: x.dtype });
+      else {
+        const v = typeof o.value === 'number' ? [o.value] : o.value;
+        if (v.length !== 1 && v.length !== c) throw new RangeError(`RandomErasing: value must be one number or ${c} (one per channel), got ${v.length}`);
+        fill = torch.tensor(v, { dtype: 'float32' }).reshape(1, v.length, 1, 1).to({ dtype: x.dtype });
+      }
+      x = torch.where(mask, fill, x);
+    }
+    return x;
+  }
+}

@@ -1,0 +1,51 @@
+// A batch augmentation pipeline built from config (mmdet-style `type` names):
+//   augment: { train: [ { type: 'RandomFlip', prob: 0.5 }, { type: 'RandomErasing' } ] }
+// Unknown types and bad options are errors that list what is valid. Any step
+// can be switched off for the last N epochs (`offLastEpochs`, YOLOX's
+// no_aug_epochs / timm's --mixup-off-epoch); the trainer logs the switch.
+import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
+import { RandomFlip } from './flip.js';
+import { RandomCrop } from './crop.js';
+import { RandomErasing } from './erasing.js';
+import { Mixup } from './mixup.js';
+import { type Check, fail, num, show } from '../../engine/schema.js';
+
+type Ctor = { new (o: any): BatchTransform; schema: Check };
+export const BATCH_TRANSFORMS: Record<string, Ctor> = { RandomFlip, RandomCrop, RandomErasing, Mixup };
+
+export interface TransformConfig {
+  type: string;
+  /** Switch this step off for the last N epochs of training. */
+  offLastEpochs?: number;
+  [option: string]: unknown;
+}
+
+/** Validates one pipeline entry; throws a TypeError naming `path` and the valid types or options. */
+export const transformCheck: Check = (v, p) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(p, `expected an object with a type, got ${show(v)}`);
+  const { type, offLastEpochs, ...rest } = v as TransformConfig;
+  const ctor = BATCH_TRANSFORMS[type];
+  if (!ctor) fail(`${p}.type`, `unknown transform ${show(type)} (expected one of ${Object.keys(BATCH_TRANSFORMS).join(', ')})`);
+  if (offLastEpochs !== undefined) num(0, 1e6, true)(offLastEpochs, `${p}.offLastEpochs`);
+  ctor.schema(rest, p);
+  try { new ctor(rest); } catch (e) { fail(p, (e as Error).message); }
+};
+
+export class BatchPipeline {
+  readonly steps: { transform: BatchTransform; offLastEpochs: number }[];
+  constructor(configs: TransformConfig[]) {
+    configs.forEach((c, i) => transformCheck(c, `augment.train[${i}]`));
+    this.steps = configs.map(({ type, offLastEpochs, ...rest }) => ({ transform: new BATCH_TRANSFORMS[type](rest), offLastEpochs: offLastEpochs ?? 0 }));
+  }
+
+  /** The steps on in `epoch` (1-based) of `epochs`. */
+  active(epoch: number, epochs: number): BatchTransform[] {
+    return this.steps.filter((s) => epoch <= epochs - s.offLastEpochs).map((s) => s.transform);
+  }
+
+  apply(batch: ImageBatch, ctx: AugmentContext, epoch = 1, epochs = Infinity): ImageBatch {
+    let b = batch;
+    for (const t of this.active(epoch, epochs)) b = t.apply(b, ctx);
+    return b;
+  }
+}

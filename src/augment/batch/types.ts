@@ -1,0 +1,32 @@
+// The batch form of the sample format (DESIGN.md §5) that batch-level
+// transforms read and write: images [N,C,H,W] float (normalised), labels as
+// class indices int64 [N] or soft targets float [N,K] after MixUp/CutMix.
+import type { Tensor } from '../../torch/tensor.js';
+import type { Rng } from '../../data/rng.js';
+
+export interface ImageBatch {
+  images: Tensor;
+  labels: Tensor;
+}
+
+export interface AugmentContext {
+  /** The seeded JS generator every random choice comes from (noise tensors use libtorch's seeded generator). */
+  rng: Rng;
+  /** Per-channel mean and std of the normalisation, to turn a fill given in 0–1 pixel units into the normalised value. */
+  mean: number[];
+  std: number[];
+  numClasses: number;
+}
+
+export interface BatchTransform {
+  readonly type: string;
+  /** Returns the transformed batch; tensors are created in the caller's scope. */
+  apply(batch: ImageBatch, ctx: AugmentContext): ImageBatch;
+}
+
+/** Per-channel fill in normalised units, shaped [1,C,1,1], from a fill in 0–1 pixel units (a number or one per channel). */
+export function normalisedFill(fill: number | number[], ctx: AugmentContext, channels: number): number[] {
+  const f = typeof fill === 'number' ? new Array(channels).fill(fill) : fill;
+  if (f.length !== channels) throw new RangeError(`fill: expected 1 or ${channels} values (one per channel), got ${f.length}`);
+  return f.map((v, c) => (v - ctx.mean[c % ctx.mean.length]) / ctx.std[c % ctx.std.length]);
+}
