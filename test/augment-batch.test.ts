@@ -7,7 +7,7 @@
 // λ equals the unpasted share. Same seed, same output. Bad options named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { torch } from 'arsenal';
+import { torch, type Tensor } from 'arsenal';
 import { randomFlip, RandomFlip } from '../src/augment/batch/flip.js';
 import { RandomCrop } from '../src/augment/batch/crop.js';
 import { RandomErasing, sampleErasingRects } from '../src/augment/batch/erasing.js';
@@ -46,7 +46,7 @@ test('RandomFlip: diagonal flips both axes; the transform keeps labels', () => {
   const x = torch.arange(0, 6, 1, { dtype: 'float32' }).reshape(1, 1, 2, 3);
   const out = new RandomFlip({ prob: 1, direction: 'diagonal' }).apply({ images: x, labels: torch.tensor([4]) }, ctx(1));
   assert.deepEqual(out.images.reshape(-1).toArray(), [5, 4, 3, 2, 1, 0]);
-  assert.deepEqual(out.labels.toArray(), [4]);
+  assert.deepEqual(out.labels!.toArray(), [4]);
 });
 
 test('RandomCrop: every output is a window of the padded image, offsets cover the padding range, fill is in pixel units', () => {
@@ -126,7 +126,7 @@ test('Mixup: MixUp images are λ·x + (1−λ)·x reversed, soft labels are the 
   for (const mode of ['batch', 'pair', 'elem'] as const) {
     const m = new Mixup({ mixupAlpha: 0.8, mode });
     const p = m.params(n, 4, 4, new Rng(9));
-    const out = m.apply({ images: x, labels: y }, ctx(9, 6));
+    const out = m.apply({ images: x, labels: y }, ctx(9, 6)) as { images: Tensor; labels: Tensor };
     for (let i = 0; i < n; i++) {
       const lam = p.lam[i];
       assert.ok(out.images.index(i).allclose(x.index(i).mul(lam).add(x.index(n - 1 - i).mul(1 - lam)), 1e-5, 1e-6), `${mode} image ${i}`);
@@ -146,7 +146,7 @@ test("Mixup: CutMix pastes the partner's box, λ equals the unpasted share; odd 
   const y = torch.tensor([0, 1, 2, 3, 4, 5, 6]);
   for (const opts of [{ cutmixAlpha: 1, mixupAlpha: 0 }, { cutmixAlpha: 0, mixupAlpha: 0, cutmixMinMax: [0.2, 0.8] as [number, number] }]) {
     const m = new Mixup({ ...opts, mode: 'elem' });
-    const out = m.apply({ images: x, labels: y }, ctx(21, 7));
+    const out = m.apply({ images: x, labels: y }, ctx(21, 7)) as { images: Tensor; labels: Tensor };
     const p = m.params(n, h, w, new Rng(21));
     for (let i = 0; i < n; i++) {
       if (i === (n - 1) / 2) { assert.ok(out.images.index(i).equal(x.index(i))); continue; }
@@ -159,7 +159,7 @@ test("Mixup: CutMix pastes the partner's box, λ equals the unpasted share; odd 
   // prob 0: untouched images, one-hot labels
   const none = new Mixup({ mixupAlpha: 1, cutmixAlpha: 1, prob: 0 }).apply({ images: x, labels: y }, ctx(1, 7));
   assert.ok(none.images.equal(x));
-  assert.ok(none.labels.equal(torch.eye(7)));
+  assert.ok(none.labels!.equal(torch.eye(7)));
   assert.throws(() => new Mixup({ mixupAlpha: 0, cutmixAlpha: 0 }), /all off/);
 });
 
@@ -169,7 +169,7 @@ test('BatchPipeline: same seed, same batch; steps switch off for the last N epoc
   const y = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7]);
   const run = () => { torch.manualSeed(5); return new BatchPipeline(cfgs).apply({ images: x, labels: y }, ctx(5)); };
   const a = run(), b = run();
-  assert.ok(a.images.equal(b.images) && a.labels.equal(b.labels));
+  assert.ok(a.images.equal(b.images) && a.labels!.equal(b.labels!));
   const p = new BatchPipeline(cfgs);
   assert.deepEqual(p.active(8, 10).map((t) => t.type), ['RandomFlip', 'RandomCrop', 'RandomErasing', 'Mixup']);
   assert.deepEqual(p.active(9, 10).map((t) => t.type), ['RandomFlip', 'RandomCrop', 'RandomErasing']);
@@ -178,4 +178,92 @@ test('BatchPipeline: same seed, same batch; steps switch off for the last N epoc
   assert.throws(() => new BatchPipeline([{ type: 'RandomCrop', padding: -1 }]), /augment\.train\[0\]\.padding/);
   const base = { task: 'classification', data: { dataset: 'fashion-mnist', batchSize: 8 }, model: { name: 'resnet18' }, optimizer: { type: 'SGD', lr: 0.1 }, train: { epochs: 1 } };
   assert.throws(() => validateConfig({ ...base, augment: { train: [{ type: 'Mixup', mode: 'pairs' }] } }), /augment\.train\[0\]\.mode: expected one of "batch", "pair", "elem"/);
+});
+
+// A detection/segmentation batch whose mask and boxes are derived from its pixels:
+// image i holds a bright rectangle (value 10 + i) on noise in [0, 1), the mask
+// labels that rectangle 1 and the background 0, the single box frames it.
+function scene(n: number, h: number, w: number, rng: Rng) {
+  const images = torch.rand(n, 1, h, w);
+  const masks = torch.zeros([n, h, w], { dtype: 'int64' });
+  const boxes: Tensor[] = [], boxLabels: Tensor[] = [];
+  for (let i = 0; i < n; i++) {
+    const y0 = rng.int(0, h - 4), x0 = rng.int(0, w - 4), y1 = y0 + rng.int(2, Math.min(8, h - y0) + 1), x1 = x0 + rng.int(2, Math.min(8, w - x0) + 1);
+    images.index(i, 0, `${y0}:${y1}`, `${x0}:${x1}`).fill_(10 + i);
+    masks.index(i, `${y0}:${y1}`, `${x0}:${x1}`).fill_(1);
+    boxes.push(torch.tensor([[x0, y0, x1, y1]], { dtype: 'float32' }));
+    boxLabels.push(torch.tensor([i]));
+  }
+  return { images, masks, boxes, boxLabels };
+}
+
+/** The box framing the pixels of value v in image i ([] when none). */
+function frame(images: Tensor, i: number, v: number): number[] {
+  const m = images.index(i, 0).eq(v);
+  const rows = m.any(1).nonzero().reshape(-1).toArray() as number[];
+  const cols = m.any(0).nonzero().reshape(-1).toArray() as number[];
+  return rows.length ? [cols[0], rows[0], cols[cols.length - 1] + 1, rows[rows.length - 1] + 1] : [];
+}
+
+test('RandomFlip with boxes and masks: boxes and masks move with the pixels; flipping twice is the identity', () => {
+  for (const direction of ['horizontal', 'vertical', 'diagonal'] as const) {
+    const b = scene(6, 12, 16, new Rng(2));
+    const t = new RandomFlip({ prob: 1, direction });
+    const f = t.apply(b, ctx(1));
+    for (let i = 0; i < 6; i++) {
+      assert.deepEqual(f.boxes![i].reshape(-1).toArray(), frame(f.images, i, 10 + i), `${direction} image ${i}`);
+      assert.ok(f.masks!.index(i).eq(1).equal(f.images.index(i, 0).eq(10 + i)), 'mask follows the pixels');
+    }
+    const back = t.apply(f, ctx(1));
+    assert.ok(back.images.equal(b.images) && back.masks!.equal(b.masks));
+    back.boxes!.forEach((bx, i) => assert.ok(bx.equal(b.boxes[i])));
+  }
+});
+
+test('RandomCrop with boxes and masks: boxes frame the same pixels, masks follow, padding is ignore (255), boxes leaving the crop are dropped', () => {
+  const n = 40;
+  const b = scene(n, 12, 12, new Rng(3));
+  const out = new RandomCrop({ padding: 6 }).apply(b, ctx(8));
+  let dropped = 0, clipped = 0;
+  for (let i = 0; i < n; i++) {
+    const img = out.images.index(i, 0), mask = out.masks!.index(i);
+    const padded = img.eq(-1); // fill 0 in pixel units is (0 − 0.5) / 0.5
+    assert.ok(mask.eq(255).equal(padded), `image ${i}: ignore exactly on the padding`);
+    assert.ok(mask.eq(1).equal(img.eq(10 + i)), `image ${i}: mask follows the pixels`);
+    const seen = frame(out.images, i, 10 + i);
+    const full = (b.boxes[i].reshape(-1).toArray() as number[]);
+    if (out.boxes![i].shape[0] === 0) { dropped++; assert.ok(seen.length === 0 || seen[2] - seen[0] < 1 || seen[3] - seen[1] < 1); continue; }
+    assert.deepEqual(out.boxes![i].reshape(-1).toArray(), seen, `image ${i}: the box frames its pixels`);
+    assert.deepEqual(out.boxLabels![i].toArray(), [i]);
+    if (seen[2] - seen[0] < full[2] - full[0] || seen[3] - seen[1] < full[3] - full[1]) clipped++;
+  }
+  assert.ok(clipped > 0, 'some boxes were clipped');
+  assert.ok(dropped > 0, 'no box left the crop: the test did not exercise dropping');
+});
+
+test('RandomErasing with masks and boxes: masks become 255 exactly where erased; boxes more than 90% erased are dropped', () => {
+  const n = 60;
+  const b = scene(n, 16, 16, new Rng(4));
+  const out = new RandomErasing({ prob: 1, value: 77, scale: [0.1, 0.5] }).apply(b, ctx(6));
+  let dropped = 0;
+  for (let i = 0; i < n; i++) {
+    const erased = out.images.index(i, 0).eq(77);
+    assert.ok(out.masks!.index(i).eq(255).equal(erased), `image ${i}`);
+    const [x0, y0, x1, y1] = b.boxes[i].reshape(-1).toArray() as number[];
+    const share = erased.index(`${y0}:${y1}`, `${x0}:${x1}`).float().mean().item();
+    assert.equal(out.boxes![i].shape[0], share > 0.9 ? 0 : 1, `image ${i}: erased share ${share}`);
+    if (share > 0.9) dropped++;
+  }
+  assert.ok(dropped > 0, 'no box was erased enough to be dropped: the test did not exercise the rule');
+});
+
+test('CutMix for segmentation pastes the partner mask with its pixels; MixUp with masks or boxes is refused', () => {
+  const b = scene(6, 16, 16, new Rng(5));
+  const out = new Mixup({ mixupAlpha: 0, cutmixAlpha: 1, mode: 'elem' }).apply({ images: b.images, masks: b.masks }, ctx(3));
+  const fromPartner = out.images.ne(b.images).any(1); // [N,H,W]
+  assert.ok(fromPartner.any().item(), 'something was pasted');
+  assert.ok(torch.where(fromPartner, out.masks!.eq(b.masks.flip(0)), true).all().item(), 'pasted pixels carry the partner mask');
+  assert.ok(torch.where(fromPartner, true, out.masks!.eq(b.masks)).all().item(), 'the rest keeps its own mask');
+  assert.throws(() => new Mixup({ mixupAlpha: 1 }).apply({ images: b.images, masks: b.masks }, ctx(3)), /MixUp blend has no class mask/);
+  assert.throws(() => new Mixup({ cutmixAlpha: 1 }).apply({ images: b.images, boxes: b.boxes, boxLabels: b.boxLabels }, ctx(3)), /boxes cannot be mixed/);
 });

@@ -1,20 +1,26 @@
 // `npm start`: the main job. Trains the Fashion-MNIST tricks recipe in a
-// budget a 2-core machine finishes in about ten minutes (2 epochs instead of
-// the recipe's full length; SWA averages the last one), then prints a table.
+// budget a 2-core machine finishes in about ten minutes (2 epochs over the
+// first 45,000 training images instead of the recipe's 12 over 60,000; SWA
+// averages the last one), tests on the full test set, then prints a table.
 import { join } from 'node:path';
 import { parseArgs, intFlag } from './args.js';
 import { loadConfig } from '../engine/load_config.js';
 import { fmt } from '../engine/progress.js';
 
+const START_EPOCHS = 2;
+const START_TRAIN_IMAGES = 45000;
+
 export async function start(argv: string[]): Promise<void> {
   const p = parseArgs(argv, { boolean: ['full'], value: ['epochs', 'work-dir'] });
   const recipe = join(process.cwd(), 'configs/fashion-mnist/tricks.ts');
   const full = p.flags.has('full');
-  const epochs = intFlag(p, 'epochs') ?? (full ? undefined : 2);
-  const sets = [...p.sets, ...(epochs !== undefined ? [`train.epochs=${epochs}`] : [])];
+  const epochs = intFlag(p, 'epochs');
+  const budget = full ? [] : [`train.epochs=${START_EPOCHS}`, `data.trainSubset=${START_TRAIN_IMAGES}`];
+  const sets = [...budget, ...p.sets, ...(epochs !== undefined ? [`train.epochs=${epochs}`] : [])];
   const cfg = await loadConfig(recipe, sets);
   const workDir = typeof p.flags.get('work-dir') === 'string' ? (p.flags.get('work-dir') as string) : 'work_dirs/start';
-  console.log(`Arsenal main job: ${recipe} for ${cfg.train.epochs} epochs (the recipe's full length: npm start -- --full), work dir ${workDir}`);
+  const subset = cfg.data.trainSubset ? ` on the first ${cfg.data.trainSubset} training images` : '';
+  console.log(`Arsenal main job: ${recipe} for ${cfg.train.epochs} epochs${subset} (the recipe's full length: npm start -- --full), work dir ${workDir}`);
   const { Trainer } = await import('../engine/trainer.js');
   const trainer = new Trainer(cfg, { workDir });
   const r = await trainer.fit();

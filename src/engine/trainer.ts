@@ -22,7 +22,7 @@ import { DataLoader, Rng, type Dataset, type Batch } from '../data/index.js';
 import { buildModel, loadPretrained } from '../models/index.js';
 import { ClassificationMeter } from '../metrics/classification.js';
 import { BatchPipeline } from '../augment/batch/pipeline.js';
-import type { AugmentContext } from '../augment/batch/types.js';
+import type { AugmentContext, ImageBatch } from '../augment/batch/types.js';
 import { buildDatasets } from './datasets.js';
 import type { Config } from './config.js';
 import { writeCheckpoint, readCheckpoint, latestTag } from './checkpoint.js';
@@ -186,9 +186,9 @@ export class Trainer {
 
   /** A training batch: normalised, then the batch augmentations of this epoch (labels may become soft targets). */
   private augmentBatch(b: Batch, epoch: number): { x: Tensor; y: Tensor } {
-    let batch = { images: this.normalise(b.images), labels: b.labels };
+    let batch: ImageBatch = { images: this.normalise(b.images), labels: b.labels };
     if (this.pipeline) batch = this.pipeline.apply(batch, this.augmentContext, epoch, this.cfg.train.epochs);
-    return { x: this.layout(batch.images), y: batch.labels };
+    return { x: this.layout(batch.images), y: batch.labels! };
   }
 
   private forward(model: Module, x: Tensor): Tensor {

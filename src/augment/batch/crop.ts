@@ -2,11 +2,14 @@
 // padding, fill, padding_mode)`): pad every image, then cut each one's window
 // at its own random offset with two gathers (rows, then columns). Offsets come
 // from the seeded JS generator. The classic CIFAR/Fashion-MNIST "pad and crop"
-// (a random translation of up to `padding` pixels).
+// (a random translation of up to `padding` pixels). Masks are padded with 255
+// (ignore) and cut at the same offsets; boxes move by the same offset, are
+// clipped to the crop and dropped (with their labels) below `minBoxSize`.
 import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import type { Tensor } from '../../torch/tensor.js';
-import { type AugmentContext, type BatchTransform, type ImageBatch, normalisedFill } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, IGNORE_INDEX, normalisedFill } from './types.js';
+import { checkBoxes, shiftClipFilter } from './boxes.js';
 import { anyOf, arr, num, obj, oneOf, opt } from '../../engine/schema.js';
 
 export interface RandomCropOptions {
@@ -17,6 +20,8 @@ export interface RandomCropOptions {
   /** Constant padding value in 0–1 pixel units, one or per channel (torchvision fill=0: black). */
   fill?: number | number[];
   paddingMode?: 'constant' | 'reflect' | 'replicate';
+  /** Boxes narrower or shorter than this after the crop are dropped (1 pixel). */
+  minBoxSize?: number;
 }
 
 export class RandomCrop implements BatchTransform {
@@ -27,6 +32,7 @@ export class RandomCrop implements BatchTransform {
     padding: opt(anyOf(num(0, 1e5, true), arr(num(0, 1e5, true), 2), arr(num(0, 1e5, true), 4))),
     fill: opt(anyOf(num(), arr(num()))),
     paddingMode: opt(oneOf('constant', 'reflect', 'replicate')),
+    minBoxSize: opt(num(0)),
   });
   private readonly pad: [number, number, number, number]; // left, right, top, bottom (F.pad order)
   constructor(readonly opts: RandomCropOptions = {}) {
@@ -37,17 +43,47 @@ export class RandomCrop implements BatchTransform {
   }
 
   apply(b: ImageBatch, ctx: AugmentContext): ImageBatch {
-    return { images: this.crop(b.images, ctx), labels: b.labels };
+    const [n] = b.images.shape;
+    checkBoxes(b.boxes, b.boxLabels, n, 'RandomCrop');
+    const o = this.draw(b.images, ctx);
+    const out: ImageBatch = { ...b, images: this.cut(this.padImages(b.images, ctx), o) };
+    if (b.masks) {
+      const m = b.masks.unsqueeze(1);
+      const [l, r, t, bt] = this.pad;
+      const mp = l || r || t || bt ? F.pad(m, [l, r, t, bt], 'constant', IGNORE_INDEX) : m;
+      out.masks = this.cut(mp, o).squeeze(1);
+    }
+    if (b.boxes) {
+      const kept = b.boxes.map((bx, i) => shiftClipFilter(bx, b.boxLabels![i], this.pad[0] - o.left[i], this.pad[2] - o.top[i], o.h, o.w, this.opts.minBoxSize ?? 1));
+      out.boxes = kept.map((k) => k.boxes);
+      out.boxLabels = kept.map((k) => k.labels);
+    }
+    return out;
   }
 
+  /** Crops images only: the padded image's window at a random offset per image. */
   crop(x: Tensor, ctx: AugmentContext): Tensor {
-    const [n, c, h0, w0] = x.shape;
+    const o = this.draw(x, ctx);
+    return this.cut(this.padImages(x, ctx), o);
+  }
+
+  private draw(x: Tensor, ctx: AugmentContext): { top: Int32Array; left: Int32Array; h: number; w: number } {
+    const [n, , h0, w0] = x.shape;
     const s = this.opts.size;
     const [h, w] = s === undefined ? [h0, w0] : typeof s === 'number' ? [s, s] : s;
     const [l, r, t, bt] = this.pad;
     const hp = h0 + t + bt;
     const wp = w0 + l + r;
     if (h > hp || w > wp) throw new RangeError(`RandomCrop: crop ${h}×${w} is larger than the padded image ${hp}×${wp}`);
+    const top = new Int32Array(n);
+    const left = new Int32Array(n);
+    for (let i = 0; i < n; i++) { top[i] = ctx.rng.int(0, hp - h + 1); left[i] = ctx.rng.int(0, wp - w + 1); }
+    return { top, left, h, w };
+  }
+
+  private padImages(x: Tensor, ctx: AugmentContext): Tensor {
+    const c = x.shape[1];
+    const [l, r, t, bt] = this.pad;
     let xp = x;
     if (l || r || t || bt) {
       const mode = this.opts.paddingMode ?? 'constant';
@@ -59,9 +95,13 @@ export class RandomCrop implements BatchTransform {
         xp = F.pad(x, [l, r, t, bt], mode);
       }
     }
-    const top = new Int32Array(n);
-    const left = new Int32Array(n);
-    for (let i = 0; i < n; i++) { top[i] = ctx.rng.int(0, hp - h + 1); left[i] = ctx.rng.int(0, wp - w + 1); }
+    return xp;
+  }
+
+  /** Two gathers: rows top..top+h, then columns left..left+w, of each padded image [N,C,Hp,Wp]. */
+  private cut(xp: Tensor, o: { top: Int32Array; left: Int32Array; h: number; w: number }): Tensor {
+    const [n, c, , wp] = xp.shape;
+    const { top, left, h, w } = o;
     const rows = torch.tensor(top).long().reshape(n, 1, 1, 1).add(torch.arange(h).reshape(1, 1, h, 1)).expand(n, c, h, wp);
     const cols = torch.tensor(left).long().reshape(n, 1, 1, 1).add(torch.arange(w).reshape(1, 1, 1, w)).expand(n, c, h, w);
     return xp.gather(2, rows).gather(3, cols);

@@ -8,11 +8,14 @@
 // mode 'const' fills with `value` (0 = the mean colour), 'rand' with one normal
 // draw per channel, 'pixel' with per-pixel normal noise. The rectangles are
 // drawn in JS (a few numbers per image) and applied as one mask per rectangle
-// index over the whole batch.
+// index over the whole batch. Like mmdet's RandomErasing, masks become 255
+// (ignore) where erased and boxes more than `boxErasedThr` (0.9) erased are
+// dropped with their labels.
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
-import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, IGNORE_INDEX } from './types.js';
+import { checkBoxes } from './boxes.js';
 import { emptyRects, rectMask, type Rects } from './rect_mask.js';
 import { anyOf, arr, num, obj, oneOf, opt, range } from '../../engine/schema.js';
 
@@ -29,10 +32,12 @@ export interface RandomErasingOptions {
   value?: number | number[];
   minCount?: number;
   maxCount?: number;
+  /** Boxes whose erased share exceeds this are dropped (mmdet bbox_erased_thr 0.9). */
+  boxErasedThr?: number;
 }
 
 /** Rectangles for a batch of n images of h×w, one list per rectangle index (timm's sampling, image by image). */
-export function sampleErasingRects(n: number, h: number, w: number, o: Required<Omit<RandomErasingOptions, 'value' | 'mode'>>, rng: Rng): Rects[] {
+export function sampleErasingRects(n: number, h: number, w: number, o: Required<Omit<RandomErasingOptions, 'value' | 'mode' | 'boxErasedThr'>>, rng: Rng): Rects[] {
   const out: Rects[] = [];
   const area = h * w;
   const logR = [Math.log(o.ratio[0]), Math.log(o.ratio[1])];
@@ -65,7 +70,7 @@ export class RandomErasing implements BatchTransform {
     type: opt(oneOf('RandomErasing')),
     prob: opt(num(0, 1)), scale: opt(range(num(0, 1))), ratio: opt(range(num(1e-6))),
     mode: opt(oneOf('const', 'rand', 'pixel')), value: opt(anyOf(num(), arr(num()))),
-    minCount: opt(num(1, 1e4, true)), maxCount: opt(num(1, 1e4, true)),
+    minCount: opt(num(1, 1e4, true)), maxCount: opt(num(1, 1e4, true)), boxErasedThr: opt(num(0, 1)),
   });
   readonly opts: Required<Omit<RandomErasingOptions, 'value'>> & { value: number | number[] };
 
@@ -73,6 +78,7 @@ export class RandomErasing implements BatchTransform {
     this.opts = {
       prob: opts.prob ?? 0.5, scale: opts.scale ?? [0.02, 1 / 3], ratio: opts.ratio ?? [0.3, 1 / 0.3],
       mode: opts.mode ?? 'const', value: opts.value ?? 0, minCount: opts.minCount ?? 1, maxCount: opts.maxCount ?? opts.minCount ?? 1,
+      boxErasedThr: opts.boxErasedThr ?? 0.9,
     };
     const o = this.opts;
     if (!(o.prob >= 0 && o.prob <= 1)) throw new RangeError(`RandomErasing: prob must be in [0, 1], got ${o.prob}`);
@@ -82,12 +88,35 @@ export class RandomErasing implements BatchTransform {
   }
 
   apply(b: ImageBatch, ctx: AugmentContext): ImageBatch {
-    return { images: this.erase(b.images, ctx.rng), labels: b.labels };
+    const [n, , h, w] = b.images.shape;
+    checkBoxes(b.boxes, b.boxLabels, n, 'RandomErasing');
+    const rects = sampleErasingRects(n, h, w, this.opts, ctx.rng);
+    const out: ImageBatch = { ...b, images: this.fill(b.images, rects) };
+    if (rects.length === 0 || (!b.masks && !b.boxes)) return out;
+    let erased = rectMask(rects[0], h, w);
+    for (const r of rects.slice(1)) erased = erased.logicalOr(rectMask(r, h, w));
+    erased = erased.squeeze(1); // [N,H,W]
+    if (b.masks) out.masks = b.masks.maskedFill(erased, IGNORE_INDEX);
+    if (b.boxes) {
+      const kept = b.boxes.map((bx, i) => {
+        const share = erasedShare(erased.index(i), bx);
+        const idx = share.le(this.opts.boxErasedThr).nonzero().reshape(-1);
+        return { boxes: bx.indexSelect(0, idx), labels: b.boxLabels![i].indexSelect(0, idx) };
+      });
+      out.boxes = kept.map((k) => k.boxes);
+      out.boxLabels = kept.map((k) => k.labels);
+    }
+    return out;
   }
 
+  /** Erases images only. */
   erase(x: Tensor, rng: Rng): Tensor {
+    const [n, , h, w] = x.shape;
+    return this.fill(x, sampleErasingRects(n, h, w, this.opts, rng));
+  }
+
+  private fill(x: Tensor, rects: Rects[]): Tensor {
     const [n, c, h, w] = x.shape;
-    const rects = sampleErasingRects(n, h, w, this.opts, rng);
     const o = this.opts;
     for (const r of rects) {
       const mask = rectMask(r, h, w);
@@ -103,4 +132,23 @@ export class RandomErasing implements BatchTransform {
     }
     return x;
   }
+}
+
+/**
+ * The erased share of each box [M,4] (pixel-rounded) under an erased map [H,W],
+ * from a summed-area table: four gathers, no loop over boxes.
+ */
+export function erasedShare(erased: Tensor, boxes: Tensor): Tensor {
+  const [h, w] = erased.shape;
+  const m = boxes.shape[0];
+  if (m === 0) return torch.zeros([0]);
+  const sat = torch.zeros([h + 1, w + 1], { dtype: 'float64' });
+  sat.index('1:', '1:').copy_(erased.double().cumsum(0).cumsum(1));
+  const r = boxes.round().long();
+  const x1 = r.index(':', 0).clamp(0, w), y1 = r.index(':', 1).clamp(0, h), x2 = r.index(':', 2).clamp(0, w), y2 = r.index(':', 3).clamp(0, h);
+  const flat = sat.reshape(-1);
+  const at = (y: Tensor, x: Tensor) => flat.indexSelect(0, y.mul(w + 1).add(x));
+  const inside = at(y2, x2).sub(at(y1, x2)).sub(at(y2, x1)).add(at(y1, x1));
+  const area = x2.sub(x1).mul(y2.sub(y1)).double();
+  return torch.where(area.gt(0), inside.div(area.clamp(1)), 1).float();
 }

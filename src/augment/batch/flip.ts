@@ -1,26 +1,38 @@
 // RandomFlip on a whole batch [N,C,H,W] (mmdet `RandomFlip` names): each image
 // flips with probability `prob`, drawn from the seeded JS generator; one flip of
 // the batch and a where(), no per-pixel loops. 'diagonal' flips both axes
-// (mmdet's meaning). Labels are unchanged.
+// (mmdet's meaning). Masks flip with the pixels; boxes map x to W − x (and/or
+// y to H − y). Class labels are unchanged.
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
 import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
 import { num, obj, oneOf, opt } from '../../engine/schema.js';
+import { checkBoxes, flipBoxes } from './boxes.js';
 
 export type FlipDirection = 'horizontal' | 'vertical' | 'diagonal';
 const DIMS: Record<FlipDirection, number[]> = { horizontal: [3], vertical: [2], diagonal: [2, 3] };
 
-export function randomFlip(x: Tensor, p: number, direction: FlipDirection, rng: Rng): Tensor {
+/** Which of n images flip (one draw each). */
+function drawFlips(n: number, p: number, direction: FlipDirection, rng: Rng): Uint8Array {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`randomFlip: prob must be in [0, 1], got ${p}`);
   if (!(direction in DIMS)) throw new RangeError(`randomFlip: direction must be one of ${Object.keys(DIMS).join(', ')}, got ${String(direction)}`);
-  const n = x.shape[0];
   const pick = new Uint8Array(n);
-  let any = false;
-  for (let i = 0; i < n; i++) { pick[i] = rng.random() < p ? 1 : 0; any ||= pick[i] === 1; }
-  if (!any) return x;
-  const mask = torch.tensor(pick).bool().reshape(n, 1, 1, 1);
-  return torch.where(mask, x.flip(DIMS[direction]), x);
+  for (let i = 0; i < n; i++) pick[i] = rng.random() < p ? 1 : 0;
+  return pick;
+}
+
+/** Flips the images [N,C,H,W] (or masks [N,H,W]) where pick[i] is set. */
+function flipWhere(x: Tensor, pick: Uint8Array, direction: FlipDirection): Tensor {
+  if (!pick.some((v) => v === 1)) return x;
+  const n = x.shape[0];
+  const shift = 4 - x.ndim; // masks have no channel dimension
+  const sel = torch.tensor(pick).bool().reshape([n, ...new Array(x.ndim - 1).fill(1)]);
+  return torch.where(sel, x.flip(DIMS[direction].map((d) => d - shift)), x);
+}
+
+export function randomFlip(x: Tensor, p: number, direction: FlipDirection, rng: Rng): Tensor {
+  return flipWhere(x, drawFlips(x.shape[0], p, direction, rng), direction);
 }
 
 export interface RandomFlipOptions {
@@ -39,6 +51,15 @@ export class RandomFlip implements BatchTransform {
     this.direction = opts.direction ?? 'horizontal';
   }
   apply(b: ImageBatch, ctx: AugmentContext): ImageBatch {
-    return { images: randomFlip(b.images, this.prob, this.direction, ctx.rng), labels: b.labels };
+    const [n, , h, w] = b.images.shape;
+    checkBoxes(b.boxes, b.boxLabels, n, 'RandomFlip');
+    const pick = drawFlips(n, this.prob, this.direction, ctx.rng);
+    const out: ImageBatch = { ...b, images: flipWhere(b.images, pick, this.direction) };
+    if (b.masks) out.masks = flipWhere(b.masks, pick, this.direction);
+    if (b.boxes) {
+      const hz = this.direction !== 'vertical', vt = this.direction !== 'horizontal';
+      out.boxes = b.boxes.map((bx, i) => (pick[i] ? flipBoxes(bx, h, w, hz, vt) : bx));
+    }
+    return out;
   }
 }

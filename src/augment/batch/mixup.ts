@@ -10,7 +10,9 @@
 // reversed); label smoothing is applied by the loss (PyTorch's cross_entropy
 // smooths soft targets linearly, so the result equals timm's mixed smoothed
 // one-hots). Unlike timm (#1304), odd batch sizes work: the middle image is its
-// own partner.
+// own partner. Segmentation: CutMix pastes the partner's mask region with its
+// pixels (torchvision #9215); a MixUp blend has no mask to give, so MixUp with
+// masks is refused, as are boxes (detection mixes with YOLOX's MixUp).
 import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import type { Tensor } from '../../torch/tensor.js';
@@ -138,17 +140,27 @@ export class Mixup implements BatchTransform {
   apply(b: ImageBatch, ctx: AugmentContext): ImageBatch {
     const x = b.images;
     const [n, , h, w] = x.shape;
+    if (b.boxes) throw new TypeError('Mixup: boxes cannot be mixed by timm-style MixUp/CutMix; use the detection MixUp (a dataset wrapper) for detection');
+    if (b.masks && this.opts.mixupAlpha > 0) throw new TypeError('Mixup: a MixUp blend has no class mask to give; for segmentation set mixupAlpha: 0 and use CutMix (cutmixAlpha or cutmixMinMax)');
     const p = this.params(n, h, w, ctx.rng);
-    if (p.lam.every((l) => l === 1)) return { images: x, labels: softTargets(b.labels, ctx.numClasses) };
+    const labels = b.labels ? softTargets(b.labels, ctx.numClasses) : undefined;
+    if (p.lam.every((l) => l === 1)) return { ...b, labels };
     const partner = x.flip(0);
     // MixUp images: x·λ + partner·(1−λ); CutMix images keep weight 1 outside the box and take the partner inside it.
     const mixW = Float32Array.from(p.lam, (l, i) => (p.cutmix[i] ? 1 : l));
     const wT = torch.tensor(mixW).reshape(n, 1, 1, 1).to({ dtype: x.dtype });
     let images = x.mul(wT).add(partner.mul(wT.rsub(1)));
-    if (p.cutmix.some((c) => c === 1)) images = torch.where(rectMask(p.box, h, w), partner, images);
-    const y = softTargets(b.labels, ctx.numClasses);
-    const lamT = torch.tensor(Float32Array.from(p.lam)).reshape(n, 1);
-    return { images, labels: y.mul(lamT).add(y.flip(0).mul(lamT.rsub(1))) };
+    const out: ImageBatch = { ...b, images };
+    if (p.cutmix.some((c) => c === 1)) {
+      const box = rectMask(p.box, h, w);
+      out.images = torch.where(box, partner, images);
+      if (b.masks) out.masks = torch.where(box.squeeze(1), b.masks.flip(0), b.masks);
+    }
+    if (labels) {
+      const lamT = torch.tensor(Float32Array.from(p.lam)).reshape(n, 1);
+      out.labels = labels.mul(lamT).add(labels.flip(0).mul(lamT.rsub(1)));
+    }
+    return out;
   }
 }
 

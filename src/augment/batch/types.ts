@@ -1,13 +1,22 @@
 // The batch form of the sample format (DESIGN.md §5) that batch-level
-// transforms read and write: images [N,C,H,W] float (normalised), labels as
-// class indices int64 [N] or soft targets float [N,K] after MixUp/CutMix.
+// transforms read and write: images [N,C,H,W] float (normalised); for
+// classification, labels as class indices int64 [N] or soft targets float
+// [N,K] after MixUp/CutMix; for segmentation, masks int64 [N,H,W] (255 =
+// ignore); for detection, per image boxes float [M,4] xyxy in pixels and their
+// labels int64 [M]. Geometric transforms move masks and boxes with the pixels.
 import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
 
 export interface ImageBatch {
   images: Tensor;
-  labels: Tensor;
+  labels?: Tensor;
+  masks?: Tensor;
+  boxes?: Tensor[];
+  boxLabels?: Tensor[];
 }
+
+/** The mask value of pixels with no label (mmseg's ignore index). */
+export const IGNORE_INDEX = 255;
 
 export interface AugmentContext {
   /** The seeded JS generator every random choice comes from (noise tensors use libtorch's seeded generator). */
