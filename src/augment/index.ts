@@ -5,3 +5,8 @@ export { RandomErasing, sampleErasingRects, type RandomErasingOptions } from './
 export { Mixup, cutmixBox, softTargets, type MixupOptions, type MixParams } from './batch/mixup.js';
 export { rectMask, emptyRects, type Rects } from './batch/rect_mask.js';
 export { BatchPipeline, BATCH_TRANSFORMS, transformCheck, type TransformConfig } from './batch/pipeline.js';
+export * from './sample/types.js';
+export { Mosaic, type MosaicOptions } from './sample/mosaic.js';
+export { YoloxMixUp, type YoloxMixUpOptions } from './sample/yolox_mixup.js';
+export { MultiImageMixDataset, collate, type MixStepConfig } from './sample/multi_image.js';
+export { rescaleSample, resizeImage, resizeMask } from './sample/resize.js';
