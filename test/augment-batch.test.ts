@@ -173,7 +173,7 @@ test('BatchPipeline: same seed, same batch; steps switch off for the last N epoc
   const p = new BatchPipeline(cfgs);
   assert.deepEqual(p.active(8, 10).map((t) => t.type), ['RandomFlip', 'RandomCrop', 'RandomErasing', 'Mixup']);
   assert.deepEqual(p.active(9, 10).map((t) => t.type), ['RandomFlip', 'RandomCrop', 'RandomErasing']);
-  assert.throws(() => new BatchPipeline([{ type: 'Cutmix' }]), /augment\.train\[0\]\.type: unknown transform "Cutmix" \(expected one of RandomFlip, RandomCrop, RandomErasing, Mixup\)/);
+  assert.throws(() => new BatchPipeline([{ type: 'Cutmix' }]), /augment\.train\[0\]\.type: unknown transform "Cutmix" \(expected one of RandomFlip, RandomCrop, RandomResizedCrop, Resize, Pad, ColorJitter, RandomErasing, Mixup\)/);
   assert.throws(() => new BatchPipeline([{ type: 'RandomFlip' }, { type: 'RandomErasing', probability: 0.5 }]), /augment\.train\[1\]\.probability: unknown key/);
   assert.throws(() => new BatchPipeline([{ type: 'RandomCrop', padding: -1 }]), /augment\.train\[0\]\.padding/);
   const base = { task: 'classification', data: { dataset: 'fashion-mnist', batchSize: 8 }, model: { name: 'resnet18' }, optimizer: { type: 'SGD', lr: 0.1 }, train: { epochs: 1 } };

@@ -3,6 +3,10 @@ export { RandomFlip, randomFlip, type FlipDirection, type RandomFlipOptions } fr
 export { RandomCrop, type RandomCropOptions } from './batch/crop.js';
 export { RandomErasing, sampleErasingRects, type RandomErasingOptions } from './batch/erasing.js';
 export { Mixup, cutmixBox, softTargets, type MixupOptions, type MixParams } from './batch/mixup.js';
+export { RandomResizedCrop, Resize, resizedCropParams, type RandomResizedCropOptions, type ResizeOptions } from './batch/resized_crop.js';
+export { Pad, type PadOptions } from './batch/pad.js';
+export { ColorJitter, rgbToHsv, hsvToRgb, type ColorJitterOptions } from './batch/color.js';
+export { warpWindows, windowTheta, type Windows } from './batch/warp.js';
 export { rectMask, emptyRects, type Rects } from './batch/rect_mask.js';
 export { BatchPipeline, BATCH_TRANSFORMS, transformCheck, type TransformConfig } from './batch/pipeline.js';
 export * from './sample/types.js';

@@ -1,5 +1,8 @@
 // A batch augmentation pipeline built from config (mmdet-style `type` names):
 //   augment: { train: [ { type: 'RandomFlip', prob: 0.5 }, { type: 'RandomErasing' } ] }
+// The batch reaches the pipeline normalised (data.mean / data.std); fills are
+// given in 0–1 pixel units and photometric steps work on pixels, so there is no
+// Normalize or ToFloat step to place.
 // Unknown types and bad options are errors that list what is valid. Any step
 // can be switched off for the last N epochs (`offLastEpochs`, YOLOX's
 // no_aug_epochs / timm's --mixup-off-epoch); the trainer logs the switch.
@@ -8,10 +11,13 @@ import { RandomFlip } from './flip.js';
 import { RandomCrop } from './crop.js';
 import { RandomErasing } from './erasing.js';
 import { Mixup } from './mixup.js';
+import { RandomResizedCrop, Resize } from './resized_crop.js';
+import { Pad } from './pad.js';
+import { ColorJitter } from './color.js';
 import { type Check, fail, num, show } from '../../engine/schema.js';
 
 type Ctor = { new (o: any): BatchTransform; schema: Check };
-export const BATCH_TRANSFORMS: Record<string, Ctor> = { RandomFlip, RandomCrop, RandomErasing, Mixup };
+export const BATCH_TRANSFORMS: Record<string, Ctor> = { RandomFlip, RandomCrop, RandomResizedCrop, Resize, Pad, ColorJitter, RandomErasing, Mixup };
 
 export interface TransformConfig {
   type: string;
