@@ -11,6 +11,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const USAGE = `usage:
   arsenal train <config.ts> [--set a.b=value]... [--work-dir DIR] [--seed N] [--epochs N] [--resume]
   arsenal test <config.ts> --checkpoint FILE [--set a.b=value]... [--work-dir DIR]
+  arsenal augment <config.ts> --out grid.png [--n 16] [--seed N] [--epoch E] [--scenes]
   arsenal info
   arsenal start            the main job: the Fashion-MNIST tricks recipe, with a result table`;
 
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     case 'train': return train(rest);
     case 'test': return test(rest);
     case 'info': return info();
+    case 'augment': return (await import('./augment.js')).augmentCommand(rest);
     case 'start': return (await import('./start.js')).start(rest);
     case undefined: case 'help': case '--help': case '-h': console.log(USAGE); return;
     default: throw new TypeError(`unknown command '${cmd}'\n${USAGE}`);
