@@ -4,9 +4,9 @@
 //   node dist/bench/compare.js [--threads 2] [--op-rounds 9] [--cnn-rounds 25] [--block 2]
 //                              [--resnet-rounds 10] [--resnet-block 1] [--resnet-batch 128] [--resnet-warmup 2]
 //                              [--data-steps 30] [--no-data-wait]
-//                              [--python /usr/bin/python3] [--only op,cnn,resnet] [--no-python] [--no-python-resnet] [--malloc-tuned]
+//                              [--python /usr/bin/python3] [--only op,cnn,resnet,augment] [--no-python] [--no-python-resnet] [--malloc-tuned]
 //
-// --only takes one name or a comma-separated list (default: all three). The
+// --only takes one name or a comma-separated list (default: all four; augment = bench/augment-pipeline.ts vs augment_pipeline.py). The
 // ResNet-18 pair (bench/resnet-step.ts / resnet_step.py) runs four processes
 // (Arsenal and PyTorch, fp32 and bf16 autocast), started and warmed up one at a
 // time (each step is seconds of 2-thread OpenMP work), then interleaved; after
@@ -46,7 +46,7 @@ const PYTHON = args.get('python') ?? '/usr/bin/python3';
 const NO_PYTHON = args.has('no-python');
 /** run.sh passes this when the Python has torch but no torchvision: the ResNet pair then runs the Arsenal side only. */
 const NO_PY_RESNET = NO_PYTHON || args.has('no-python-resnet');
-const BENCHES = ['op', 'cnn', 'resnet'] as const;
+const BENCHES = ['op', 'cnn', 'resnet', 'augment'] as const;
 const ONLY = new Set((args.get('only') ?? BENCHES.join(',')).split(',').map((x) => x.trim()));
 for (const o of ONLY) if (!(BENCHES as readonly string[]).includes(o)) throw new TypeError(`--only: expected ${BENCHES.join(', ')} (or a comma-separated list), got '${o}'`);
 
@@ -319,6 +319,26 @@ async function resnetStep(): Promise<void> {
     `\`node dist/bench/resnet-step.js --check\` and \`${PYTHON} bench/resnet_step.py --check\` print the same losses`);
 }
 
+async function augmentPipeline(): Promise<void> {
+  const lines: string[] = ['', 'Augmentation pipeline (RandomFlip 0.5 + RandomCrop padding 4 + RandomErasing 0.5, batch 128, normalised float input): Arsenal batch ops vs torchvision per-sample transforms + stack'];
+  const body: string[][] = [];
+  for (const [size, ch, target] of [[28, 1, 3], [224, 3, 1.2]] as const) {
+    const a = ['--serve', '--threads', String(THREADS), '--size', String(size), '--channels', String(ch), '--block', String(size > 100 ? 2 : 5)];
+    const ts = new Child(`arsenal augment ${size}`, process.execPath, [join(here, 'augment-pipeline.js'), ...a]);
+    const py = NO_PY_RESNET || NO_PYTHON ? null : new Child(`torchvision augment ${size}`, PYTHON, [join(root, 'bench/augment_pipeline.py'), ...a]);
+    const res = await interleave(py ? [ts, py] : [ts], size > 100 ? 5 : 10, `augment ${size}`);
+    const am = med(all(res.get(ts)), 'pipeline_ms')!;
+    const pm = py ? med(all(res.get(py)), 'pipeline_ms') : null;
+    rows.push([`augment pipeline ${ch}×${size}×${size}, batch 128, ms`, am, pm, 2]);
+    const speed = pm === null ? '—' : `${(pm / am).toFixed(2)}×`;
+    body.push([`${ch}×${size}×${size}`, (128 / am * 1000).toFixed(0), pm === null ? '—' : (128 / pm * 1000).toFixed(0), speed, `≥ ${target}× (${pm === null ? 'not measured' : pm / am >= target ? 'met' : 'NOT met'})`]);
+    targets.push(`augment pipeline ${ch}×${size}×${size} ≥ ${target}× torchvision`);
+  }
+  lines.push(...mdTable(['images', 'Arsenal images/s', 'torchvision images/s', 'speed-up', 'target'], body));
+  lines.push('The pipeline runs inside the training step; its share of a bf16 ResNet-18 step at batch 128 is the first row\'s ms over that step\'s (`--only resnet`).');
+  sections.push(lines);
+}
+
 function printTable(): void {
   const header = ['metric', 'Arsenal', 'PyTorch', 'ratio'];
   const body = rows.map(([m, a, p, d]) => [m, a.toFixed(d), p === null ? '—' : p.toFixed(d), p === null || p === 0 ? '—' : (a / p).toFixed(2) + '×']);
@@ -330,6 +350,7 @@ const load0 = loadavg()[0];
 if (ONLY.has('op')) await opOverhead();
 if (ONLY.has('cnn')) await cnnStep();
 if (ONLY.has('resnet')) await resnetStep();
+if (ONLY.has('augment')) await augmentPipeline();
 console.log('');
 console.log(`Arsenal (libtorch ${seen.libtorch ?? '?'}, node ${process.version}) vs PyTorch ${seen.torch ?? '(not run)'} (${PYTHON}), ` +
   `${THREADS} thread(s) each${MALLOC_TUNED ? ', malloc tuned (--malloc-tuned)' : ''}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); medians; ratio = Arsenal / PyTorch, lower is better`);

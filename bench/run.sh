@@ -7,7 +7,7 @@
 #
 #   bash bench/run.sh [--threads 2] [--op-rounds 9] [--cnn-rounds 25] [--block 2] [--malloc-tuned]
 #                     [--resnet-rounds 10] [--resnet-block 1] [--resnet-batch 128] [--data-steps 30] [--no-data-wait]
-#                     [--only op,cnn,resnet]   (one name or a comma-separated list; default all)
+#                     [--only op,cnn,resnet,augment]   (one name or a comma-separated list; default all)
 #
 # PyTorch is Debian's python3-torch under /usr/bin/python3 (override with
 # PYTHON=/path/to/python3); without it only the Arsenal side runs.

@@ -1,6 +1,6 @@
 // RandomCrop with padding on a whole batch (torchvision `RandomCrop(size,
 // padding, fill, padding_mode)`): pad every image, then cut each one's window
-// at its own random offset with two gathers (rows, then columns). Offsets come
+// at its own random offset (a view per image, one stack). Offsets come
 // from the seeded JS generator. The classic CIFAR/Fashion-MNIST "pad and crop"
 // (a random translation of up to `padding` pixels). Masks are padded with 255
 // (ignore) and cut at the same offsets; boxes move by the same offset, are
@@ -98,12 +98,11 @@ export class RandomCrop implements BatchTransform {
     return xp;
   }
 
-  /** Two gathers: rows top..top+h, then columns left..left+w, of each padded image [N,C,Hp,Wp]. */
+  /** Each padded image's window [top, top+h) × [left, left+w) as a view, then one stack: a single copy of the output. */
   private cut(xp: Tensor, o: { top: Int32Array; left: Int32Array; h: number; w: number }): Tensor {
-    const [n, c, , wp] = xp.shape;
-    const { top, left, h, w } = o;
-    const rows = torch.tensor(top).long().reshape(n, 1, 1, 1).add(torch.arange(h).reshape(1, 1, h, 1)).expand(n, c, h, wp);
-    const cols = torch.tensor(left).long().reshape(n, 1, 1, 1).add(torch.arange(w).reshape(1, 1, 1, w)).expand(n, c, h, w);
-    return xp.gather(2, rows).gather(3, cols);
+    const n = xp.shape[0];
+    const views: Tensor[] = [];
+    for (let i = 0; i < n; i++) views.push(xp.select(0, i).narrow(1, o.top[i], o.h).narrow(2, o.left[i], o.w));
+    return torch.stack(views, 0);
   }
 }
