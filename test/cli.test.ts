@@ -1,10 +1,10 @@
 // The `arsenal` command as a user runs it: train writes metrics.json with the
 // documented keys, test evaluates a checkpoint, info reports the installation,
 // and bad input ends with a one-line message and exit status 1 (no stack trace).
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,10 +13,14 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8' });
 
+const made: string[] = [];
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'arsenal-cli-')); made.push(d); return d; };
+after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
 const quick = ['--set', 'data.trainSubset=128', '--set', 'data.testSubset=256', '--set', 'model.width=4', '--set', 'data.batchSize=32'];
 
 test('arsenal train writes metrics.json, checkpoints and a log; arsenal test reads a checkpoint', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'arsenal-cli-'));
+  const dir = tmp();
   const r = run('train', 'configs/fashion-mnist/baseline.ts', '--epochs', '1', '--seed', '3', '--work-dir', dir, ...quick);
   assert.equal(r.status, 0, r.stderr);
   const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
@@ -58,4 +62,23 @@ test('bad input: one clear line and exit status 1', () => {
     assert.match(r.stderr, re);
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
+});
+
+test('arsenal augment draws a PNG grid of the pipeline (with --scenes: boxes and masks); bad --out is named', () => {
+  const dir = tmp();
+  for (const extra of [[], ['--scenes']]) {
+    const out = join(dir, `grid${extra.length}.png`);
+    const r = run('augment', 'configs/fashion-mnist/tricks.ts', '--out', out, '--n', '6', ...extra);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /6 samples after RandomFlip, RandomCrop, RandomErasing/);
+    const png = readFileSync(out);
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG signature');
+    // 6 tiles → 3 columns × 2 rows of (side·4 + 2) pixels: 28-pixel images, or 64-pixel scenes at 2×.
+    const tile = extra.length ? 64 * 2 + 2 : 28 * 4 + 2;
+    assert.equal(png.readUInt32BE(16), 3 * tile, 'width');
+    assert.equal(png.readUInt32BE(20), 2 * tile, 'height');
+  }
+  const bad = run('augment', 'configs/fashion-mnist/tricks.ts', '--out', join(dir, 'x.jpg'));
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /augment: --out FILE\.png is required/);
 });

@@ -2,9 +2,9 @@
 // → the same weights bit for bit; an interrupted and resumed run equals an
 // uninterrupted one; metrics.json has the documented shape; configs with a
 // wrong key or value fail with a message naming it.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { torch } from 'arsenal';
@@ -13,8 +13,10 @@ import { Trainer } from '../src/engine/trainer.js';
 import { validateConfig, applyOverrides } from '../src/engine/config.js';
 import { loadConfig } from '../src/engine/load_config.js';
 
-// A tiny recipe exercising every hook: warm-up + cosine per iteration, flips,
-// label smoothing, paramwise rules, SWA for the last epoch, EMA, bf16 autocast.
+// A tiny recipe exercising every hook: warm-up + cosine per iteration, the
+// batch augmentations (flip, crop, noise erasing from libtorch's generator,
+// MixUp/CutMix soft targets switched off for the last epoch), label smoothing,
+// paramwise rules, SWA for the last epoch, EMA, bf16 autocast.
 function tiny(): Config {
   return {
     task: 'classification',
@@ -23,7 +25,12 @@ function tiny(): Config {
     model: { name: 'resnet18', stem: 'small', width: 4 },
     optimizer: { type: 'SGD', lr: 0.05, momentum: 0.9, weightDecay: 5e-4, paramwise: { normDecayMult: 0 } },
     schedule: { type: 'cosine', warmupEpochs: 0.5, etaMinRatio: 0.1 },
-    augment: { train: [{ type: 'RandomFlip', prob: 0.5 }] },
+    augment: {
+      train: [
+        { type: 'RandomFlip', prob: 0.5 }, { type: 'RandomCrop', padding: 2 }, { type: 'RandomErasing', mode: 'pixel' },
+        { type: 'Mixup', mixupAlpha: 0.2, cutmixAlpha: 1, mode: 'elem', offLastEpochs: 1 },
+      ],
+    },
     loss: { labelSmoothing: 0.1 },
     swa: { start: 3, lr: 0.01, annealEpochs: 1 },  // epochs 3 and 4 averaged
     ema: { decay: 0.9 },
@@ -31,7 +38,9 @@ function tiny(): Config {
   };
 }
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'arsenal-engine-'));
+const made: string[] = [];
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'arsenal-engine-')); made.push(d); return d; };
+after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 const bytes = (dir: string, name: string) => readFileSync(join(dir, name));
 
 test('same seed, same config: identical weights, bit for bit; resume equals uninterrupted', async () => {
