@@ -173,6 +173,18 @@ test('BatchPipeline: same seed, same batch; steps switch off for the last N epoc
   const p = new BatchPipeline(cfgs);
   assert.deepEqual(p.active(8, 10).map((t) => t.type), ['RandomFlip', 'RandomCrop', 'RandomErasing', 'Mixup']);
   assert.deepEqual(p.active(9, 10).map((t) => t.type), ['RandomFlip', 'RandomCrop', 'RandomErasing']);
+  // Ramped in over 4 epochs: epoch 1 runs the step on about a quarter of the batches, epoch 4 on all.
+  const ramp = new BatchPipeline([{ type: 'RandomErasing', prob: 1, value: 9, rampEpochs: 4 }]);
+  const share = (epoch: number) => {
+    const c = ctx(epoch);
+    let hit = 0;
+    for (let k = 0; k < 400; k++) if (ramp.apply({ images: torch.zeros(1, 1, 8, 8) }, c, epoch, 10).images.eq(9).any().item()) hit++;
+    return hit / 400;
+  };
+  assert.ok(Math.abs(share(1) - 0.25) < 0.06, `epoch 1: ${share(1)}`);
+  assert.ok(Math.abs(share(2) - 0.5) < 0.07, `epoch 2: ${share(2)}`);
+  assert.equal(share(4), 1);
+  assert.throws(() => new BatchPipeline([{ type: 'RandomFlip', rampEpochs: 0 }]), /augment\.train\[0\]\.rampEpochs: expected a value in \[1, 1000000\]/);
   assert.throws(() => new BatchPipeline([{ type: 'Cutmix' }]), /augment\.train\[0\]\.type: unknown transform "Cutmix" \(expected one of RandomFlip, RandomCrop, RandomResizedCrop, Resize, Pad, ColorJitter, RandomErasing, Mixup\)/);
   assert.throws(() => new BatchPipeline([{ type: 'RandomFlip' }, { type: 'RandomErasing', probability: 0.5 }]), /augment\.train\[1\]\.probability: unknown key/);
   assert.throws(() => new BatchPipeline([{ type: 'RandomCrop', padding: -1 }]), /augment\.train\[0\]\.padding/);

@@ -5,7 +5,9 @@
 // Normalize or ToFloat step to place.
 // Unknown types and bad options are errors that list what is valid. Any step
 // can be switched off for the last N epochs (`offLastEpochs`, YOLOX's
-// no_aug_epochs / timm's --mixup-off-epoch); the trainer logs the switch.
+// no_aug_epochs / timm's --mixup-off-epoch; the trainer logs the switch) or
+// ramped in over the first N epochs (`rampEpochs`: in epoch e the step runs on
+// a batch with probability min(1, e / N), drawn from the seeded generator).
 import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
 import { RandomFlip } from './flip.js';
 import { RandomCrop } from './crop.js';
@@ -23,25 +25,31 @@ export interface TransformConfig {
   type: string;
   /** Switch this step off for the last N epochs of training. */
   offLastEpochs?: number;
+  /** Ramp this step in: in epoch e (1-based) it runs on a batch with probability min(1, e / rampEpochs). */
+  rampEpochs?: number;
   [option: string]: unknown;
 }
 
 /** Validates one pipeline entry; throws a TypeError naming `path` and the valid types or options. */
 export const transformCheck: Check = (v, p) => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(p, `expected an object with a type, got ${show(v)}`);
-  const { type, offLastEpochs, ...rest } = v as TransformConfig;
+  const { type, offLastEpochs, rampEpochs, ...rest } = v as TransformConfig;
   const ctor = BATCH_TRANSFORMS[type];
   if (!ctor) fail(`${p}.type`, `unknown transform ${show(type)} (expected one of ${Object.keys(BATCH_TRANSFORMS).join(', ')})`);
   if (offLastEpochs !== undefined) num(0, 1e6, true)(offLastEpochs, `${p}.offLastEpochs`);
+  if (rampEpochs !== undefined) num(1, 1e6, true)(rampEpochs, `${p}.rampEpochs`);
   ctor.schema(rest, p);
   try { new ctor(rest); } catch (e) { fail(p, (e as Error).message); }
 };
 
 export class BatchPipeline {
-  readonly steps: { transform: BatchTransform; offLastEpochs: number }[];
+  readonly steps: { transform: BatchTransform; offLastEpochs: number; rampEpochs: number }[];
   constructor(configs: TransformConfig[]) {
+    if (!Array.isArray(configs)) throw new TypeError(`augment.train: expected an array of transforms, got ${show(configs)}`);
     configs.forEach((c, i) => transformCheck(c, `augment.train[${i}]`));
-    this.steps = configs.map(({ type, offLastEpochs, ...rest }) => ({ transform: new BATCH_TRANSFORMS[type](rest), offLastEpochs: offLastEpochs ?? 0 }));
+    this.steps = configs.map(({ type, offLastEpochs, rampEpochs, ...rest }) => ({
+      transform: new BATCH_TRANSFORMS[type](rest), offLastEpochs: offLastEpochs ?? 0, rampEpochs: rampEpochs ?? 0,
+    }));
   }
 
   /** The steps on in `epoch` (1-based) of `epochs`. */
@@ -51,7 +59,11 @@ export class BatchPipeline {
 
   apply(batch: ImageBatch, ctx: AugmentContext, epoch = 1, epochs = Infinity): ImageBatch {
     let b = batch;
-    for (const t of this.active(epoch, epochs)) b = t.apply(b, ctx);
+    for (const s of this.steps) {
+      if (epoch > epochs - s.offLastEpochs) continue;
+      if (s.rampEpochs > 0 && epoch < s.rampEpochs && !(ctx.rng.random() < epoch / s.rampEpochs)) continue;
+      b = s.transform.apply(b, ctx);
+    }
     return b;
   }
 }
