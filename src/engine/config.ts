@@ -64,7 +64,7 @@ export interface ScheduleConfig {
 }
 
 export interface AugmentConfig {
-  /** Batch-level training transforms, in order, on normalised images (src/augment): RandomFlip, RandomCrop, RandomErasing, Mixup. */
+  /** Batch-level training transforms, in order, on normalised images (src/augment/batch; docs/augmentations.md). */
   train?: TransformConfig[];
 }
 
