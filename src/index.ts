@@ -6,4 +6,5 @@ export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as metrics from './metrics/index.js';
 export * as augment from './augment/index.js';
+export * as losses from './losses/index.js';
 export type { Config } from './engine/config.js';
