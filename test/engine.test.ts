@@ -12,6 +12,8 @@ import type { Config } from 'arsenal';
 import { Trainer } from '../src/engine/trainer.js';
 import { validateConfig, applyOverrides } from '../src/engine/config.js';
 import { loadConfig } from '../src/engine/load_config.js';
+import { TensorDataset } from '../src/data/dataset.js';
+import { longTailSubset } from '../src/data/long_tail.js';
 
 // A tiny recipe exercising every hook: warm-up + cosine per iteration, the
 // batch augmentations (flip, crop, noise erasing from libtorch's generator,
@@ -121,4 +123,33 @@ test('a swa.start past the last epoch is refused', async () => {
   c.swa = { start: 9, lr: 0.01 };
   await assert.rejects(new Trainer(c, { workDir: tmp(), quiet: true }).fit(), /swa\.start \(9\) is past the last epoch \(4\)/);
   assert.ok(existsSync);
+});
+
+test('loss terms, class weights and uncertainty weighting train, log each term and resume bit for bit; long-tailed data', async () => {
+  const cfg = (): Config => ({
+    ...tiny(),
+    data: { ...tiny().data, trainSubset: 128, longTail: 4 },
+    augment: { train: [{ type: 'RandomFlip', prob: 0.5 }] },
+    loss: { labelSmoothing: 0.1, classWeight: 'effective-number', classWeightBeta: 0.99, weighting: 'uncertainty', terms: [{ type: 'CrossEntropyLoss' }, { type: 'FocalLoss', weight: 0.5, gamma: 2 }] },
+    swa: undefined, ema: undefined, train: { ...tiny().train, epochs: 2 },
+  });
+  const a = tmp(), b = tmp();
+  await new Trainer(cfg(), { workDir: a, quiet: true }).fit();
+  await new Trainer(cfg(), { workDir: b, quiet: true, stopAfterEpoch: 1 }).fit();
+  await new Trainer(cfg(), { workDir: b, quiet: true, resume: true }).fit();
+  assert.ok(bytes(a, 'epoch_2.safetensors').equals(bytes(b, 'epoch_2.safetensors')), 'resume differs with uncertainty weighting');
+  assert.ok(bytes(a, 'epoch_2.state.safetensors').equals(bytes(b, 'epoch_2.state.safetensors')));
+  const epochs = readFileSync(join(a, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.trainLoss !== undefined);
+  assert.deepEqual(Object.keys(epochs[1].lossTerms), ['CrossEntropyLoss', 'FocalLoss']);
+  assert.ok(epochs[1].lossWeights.FocalLoss !== 0.25, 'the learnt weight moved from ½·e⁰·0.5');
+  // longTailSubset: class c keeps ⌊n_max · ratio^(−c/(K−1))⌋ (Cui et al. 2019).
+  const labels = torch.arange(0, 200, 1).remainder(10);
+  const ds = new TensorDataset(torch.zeros([200, 1, 2, 2], { dtype: 'uint8' }), labels, Array.from({ length: 10 }, (_, c) => String(c)));
+  assert.deepEqual(longTailSubset(ds, 10).classCounts(), Array.from({ length: 10 }, (_, c) => Math.floor(20 * 10 ** (-c / 9))));
+  assert.throws(() => longTailSubset(ds, 0.5), /ratio must be a number >= 1/);
+  const bad = (l: unknown) => () => validateConfig({ ...tiny(), loss: l });
+  assert.throws(bad({ classWeight: 'inverse-log' }), /config\.loss\.classWeight: expected one of "inverse", "inverse-sqrt", "median-frequency", "effective-number"/);
+  assert.throws(bad([{ type: 'DiceLos' }]), /config\.loss\[0\]\.type: expected one of "CrossEntropyLoss", "FocalLoss"/);
+  assert.throws(bad({ weighting: 'gradnorm' }), /config\.loss\.weighting: expected one of "fixed", "uncertainty", "dwa"/);
+  validateConfig({ ...tiny(), loss: [{ type: 'FocalLoss', weight: 1 }, { type: 'CrossEntropyLoss', weight: 0.5 }] });
 });

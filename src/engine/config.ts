@@ -3,7 +3,9 @@
 // names it (`optimizer.momentun: unknown key (expected one of …)`).
 import type { ParamwiseOptions } from '../optim/paramwise.js';
 import { transformCheck, type TransformConfig } from '../augment/batch/pipeline.js';
-import { arr, bool, num, obj, oneOf, opt, record, req, str } from './schema.js';
+import { CLASS_WEIGHT_METHODS, type ClassWeightMethod } from '../losses/class_weights.js';
+import type { Weighting } from '../losses/multi_loss.js';
+import { anyOf, arr, bool, num, obj, oneOf, opt, record, req, str } from './schema.js';
 
 export interface DataConfig {
   dataset: 'fashion-mnist' | 'imagefolder';
@@ -14,6 +16,8 @@ export interface DataConfig {
   testBatchSize?: number;
   /** Train on the first N training images only (quick runs). */
   trainSubset?: number;
+  /** Make the training set long-tailed with this imbalance ratio (Cui et al. 2019: class c keeps n_max·ratio^(−c/(K−1))); the test set stays balanced. */
+  longTail?: number;
   /** Evaluate on the first N test images only (quick runs). */
   testSubset?: number;
   /** Per-channel mean and std of the 0–1 pixels, for normalisation. */
@@ -68,8 +72,26 @@ export interface AugmentConfig {
   train?: TransformConfig[];
 }
 
+export interface LossTermConfig {
+  type: 'CrossEntropyLoss' | 'FocalLoss';
+  /** The term's weight in the sum (1). */
+  weight?: number;
+  /** FocalLoss: the focusing parameter γ (2). */
+  gamma?: number;
+  /** A name for the logs (default: the type). */
+  name?: string;
+}
+
 export interface LossConfig {
   labelSmoothing?: number;
+  /** Class weights from the training set's label counts (src/losses/class_weights.ts), or one weight per class. */
+  classWeight?: ClassWeightMethod | number[];
+  /** β of 'effective-number' (0.9999). */
+  classWeightBeta?: number;
+  /** The loss terms (default: one CrossEntropyLoss). */
+  terms?: LossTermConfig[];
+  /** How the terms are weighted: fixed weights, uncertainty (Kendall et al. 2018) or DWA (Liu et al. 2019). */
+  weighting?: Weighting;
 }
 
 export interface SwaConfig {
@@ -106,19 +128,26 @@ export interface Config {
   optimizer: OptimizerConfig;
   schedule?: ScheduleConfig;
   augment?: AugmentConfig;
-  loss?: LossConfig;
+  /** The loss: options, or the list of terms (shorthand for { terms: [...] }). */
+  loss?: LossConfig | LossTermConfig[];
   swa?: SwaConfig;
   ema?: EmaConfig;
   train: TrainConfig;
 }
 
 // ---- validation ------------------------------------------------------------------------------------------
+const LOSS_TERMS = arr(obj({ type: req(oneOf('CrossEntropyLoss', 'FocalLoss')), weight: opt(num(0)), gamma: opt(num(0)), name: opt(str) }));
+const LOSS_OPTIONS = obj({
+  labelSmoothing: opt(num(0, 1)), classWeight: opt(anyOf(oneOf(...CLASS_WEIGHT_METHODS), arr(num(0)))), classWeightBeta: opt(num(0, 0.999999999)),
+  terms: opt(LOSS_TERMS), weighting: opt(oneOf('fixed', 'uncertainty', 'dwa')),
+});
+
 const SCHEMA = obj({
   task: req(oneOf('classification')),
   seed: opt(num(0, Number.MAX_SAFE_INTEGER, true)),
   data: req(obj({
     dataset: req(oneOf('fashion-mnist', 'imagefolder')), root: opt(str), batchSize: req(num(1, 1e6, true)), testBatchSize: opt(num(1, 1e6, true)),
-    trainSubset: opt(num(1, 1e9, true)), testSubset: opt(num(1, 1e9, true)), mean: opt(arr(num())), std: opt(arr(num(1e-12))), imageSize: opt(arr(num(1, 1e5, true), 2)),
+    trainSubset: opt(num(1, 1e9, true)), longTail: opt(num(1, 1e6)), testSubset: opt(num(1, 1e9, true)), mean: opt(arr(num())), std: opt(arr(num(1e-12))), imageSize: opt(arr(num(1, 1e5, true), 2)),
     channels: opt(oneOf(1, 3)), prefetch: opt(num(1, 64, true)),
   })),
   model: req(obj({
@@ -139,7 +168,7 @@ const SCHEMA = obj({
     pctStart: opt(num(0, 1)), byEpoch: opt(bool),
   })),
   augment: opt(obj({ train: opt(arr(transformCheck)) })),
-  loss: opt(obj({ labelSmoothing: opt(num(0, 1)) })),
+  loss: opt((v, p) => (Array.isArray(v) ? LOSS_TERMS(v, p) : LOSS_OPTIONS(v, p))),
   swa: opt(obj({ start: req(num(0)), lr: req(num(0)), annealEpochs: opt(num(0, 1e6, true)), annealStrategy: opt(oneOf('cos', 'linear')) })),
   ema: opt(obj({ decay: opt(num(0, 1)), warmup: opt(bool) })),
   train: req(obj({
@@ -153,7 +182,7 @@ export function validateConfig(cfg: unknown): asserts cfg is Config {
   SCHEMA(cfg, 'config');
 }
 
-/** Applies `a.b.c=value` overrides (value parsed as JSON when it parses, else a string). */
+/** Applies `a.b.c=value` overrides (value parsed as JSON when it parses, else a string; null deletes the key). */
 export function applyOverrides(cfg: Record<string, any>, sets: string[]): void {
   for (const s of sets) {
     const eq = s.indexOf('=');
@@ -168,6 +197,13 @@ export function applyOverrides(cfg: Record<string, any>, sets: string[]): void {
       if (typeof o[k] !== 'object' || o[k] === null) throw new TypeError(`--set ${s}: '${k}' is not an object in the config`);
       o = o[k];
     }
-    o[path[path.length - 1]] = value;
+    // `key=null` deletes the key: the way to switch a recipe's trick off from the command line.
+    if (value === null) delete o[path[path.length - 1]];
+    else o[path[path.length - 1]] = value;
   }
+}
+
+/** The loss section in its long form (the terms list is shorthand for { terms }). */
+export function lossOptions(l: Config['loss']): LossConfig {
+  return Array.isArray(l) ? { terms: l } : l ?? {};
 }

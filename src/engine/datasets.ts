@@ -1,6 +1,7 @@
 // Train and test datasets from the data section of a config.
 import { join } from 'node:path';
 import { fashionMnist, imageFolder, Subset, type Dataset } from '../data/index.js';
+import { longTailSubset } from '../data/long_tail.js';
 import type { DataConfig } from './config.js';
 
 export async function buildDatasets(d: DataConfig): Promise<{ train: Dataset; test: Dataset }> {
@@ -23,6 +24,7 @@ export async function buildDatasets(d: DataConfig): Promise<{ train: Dataset; te
     if (train.classes.join('\u0000') !== test.classes.join('\u0000'))
       throw new Error(`imagefolder: ${d.root}/train and ${d.root}/test have different class folders (${train.classes.join(', ')} vs ${test.classes.join(', ')})`);
   }
+  if (d.longTail !== undefined) train = longTailSubset(train, d.longTail);
   if (d.trainSubset && d.trainSubset < train.length) train = new Subset(train, Array.from({ length: d.trainSubset }, (_, i) => i));
   if (d.testSubset && d.testSubset < test.length) test = new Subset(test, Array.from({ length: d.testSubset }, (_, i) => i));
   return { train, test };

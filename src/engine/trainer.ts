@@ -10,7 +10,7 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/tensor.js';
 import * as F from '../torch/functional.js';
 import type { Module } from '../nn/module.js';
-import { Optimizer } from '../optim/optimizer.js';
+import { Optimizer, type ParamsArg } from '../optim/optimizer.js';
 import { SGD } from '../optim/sgd.js';
 import { Adam, AdamW } from '../optim/adam.js';
 import { paramGroups, type GroupSummary } from '../optim/paramwise.js';
@@ -24,7 +24,8 @@ import { ClassificationMeter } from '../metrics/classification.js';
 import { BatchPipeline } from '../augment/batch/pipeline.js';
 import type { AugmentContext, ImageBatch } from '../augment/batch/types.js';
 import { buildDatasets } from './datasets.js';
-import type { Config } from './config.js';
+import { type Config, lossOptions } from './config.js';
+import { buildLoss, type ClassificationLoss } from './loss.js';
 import { writeCheckpoint, readCheckpoint, latestTag } from './checkpoint.js';
 import { Progress, fmt } from './progress.js';
 
@@ -60,6 +61,7 @@ export class Trainer {
   private ema: ModelEma | null = null;
   private rng!: Rng;
   private pipeline: BatchPipeline | null = null;
+  private loss!: ClassificationLoss;
   private augmentContext!: AugmentContext;
   private train!: Dataset;
   private test!: Dataset;
@@ -123,12 +125,18 @@ export class Trainer {
     }
     if (cfg.train.channelsLast) this.model.toMemoryFormat('channelsLast');
 
+    this.loss = buildLoss(lossOptions(cfg.loss), this.train.classCounts(), this.train.classes);
+    for (const line of this.loss.describe) this.log(line);
+
     const o = cfg.optimizer;
     // AdamW decays by 0.01 unless told otherwise (torch.optim.AdamW); the others by 0.
     const base = { lr: o.lr, weightDecay: o.weightDecay ?? (o.type === 'AdamW' ? 0.01 : 0) };
     const pw = paramGroups(this.model, base, o.paramwise ?? {});
     this.groups = pw.summary;
-    const params = o.paramwise ? pw.groups : this.model.parameters();
+    let params: ParamsArg = o.paramwise ? pw.groups : this.model.parameters();
+    // Uncertainty weighting's log-variances train with the model, without weight decay.
+    const lv = this.loss.multi.logVars;
+    if (lv) params = [...(o.paramwise ? pw.groups : [{ params: this.model.parameters() }]), { params: [lv], weightDecay: 0, name: 'loss.logVars' }];
     if (o.type === 'SGD') this.optimizer = new SGD(params, { lr: o.lr, momentum: o.momentum ?? 0.9, nesterov: o.nesterov ?? false, weightDecay: base.weightDecay });
     else if (o.type === 'Adam') this.optimizer = new Adam(params, { lr: o.lr, betas: o.betas, weightDecay: base.weightDecay });
     else this.optimizer = new AdamW(params, { lr: o.lr, betas: o.betas, weightDecay: base.weightDecay });
@@ -219,7 +227,7 @@ export class Trainer {
     return torch.scope(() => {
       const { x, y } = this.augmentBatch(b, epoch);
       const logits = this.forward(this.model, x);
-      const loss = F.crossEntropy(logits, y, { labelSmoothing: cfg.loss?.labelSmoothing ?? 0 });
+      const { total: loss } = this.loss.multi.forward(logits, y);
       loss.backward();
       if (cfg.train.clipGradNorm) clipGradNorm(this.model.parameters(), cfg.train.clipGradNorm);
       this.optimizer.step();
@@ -241,6 +249,7 @@ export class Trainer {
     }
     if (this.swaModel) for (const [k, v] of Object.entries(this.swaModel.stateDict())) state[`swa.${k}`] = v;
     if (this.ema) for (const [k, v] of Object.entries(this.ema.module.stateDict())) state[`ema.${k}`] = v;
+    if (this.loss.multi.logVars) state['loss.logVars'] = this.loss.multi.logVars;
     const rngTorch = torch.getRngState();
     state['rng.torch'] = rngTorch;
     writeCheckpoint(this.opts.workDir, tag, this.model.stateDict(), state, {
@@ -252,6 +261,7 @@ export class Trainer {
       emaUpdates: this.ema?.updates ?? 0,
       rng: this.rng.getState(),
       best: this.best,
+      loss: this.loss.multi.stateDict(),
       ...extra,
     }, latest);
     rngTorch.dispose();
@@ -285,6 +295,8 @@ export class Trainer {
       this.ema.module.loadStateDict(sd, { source: tag });
       this.ema.updates = meta.emaUpdates;
     }
+    if (this.loss.multi.logVars && state['loss.logVars']) torch.noGrad(() => this.loss.multi.logVars!.copy_(state['loss.logVars']));
+    if (meta.loss) this.loss.multi.loadStateDict(meta.loss);
     torch.setRngState(state['rng.torch']);
     this.rng.setState(meta.rng);
     torch.dispose(Object.values(weights));
@@ -350,6 +362,12 @@ export class Trainer {
         this.swaLr!.step();
       }
       const record: Record<string, unknown> = { epoch, trainLoss: lossSum / Math.max(1, it), epochSeconds, dataWaitSeconds: this.trainLoader.waitSeconds };
+      const terms = this.loss.multi.endEpoch();
+      if (this.loss.multi.terms.length > 1 || this.loss.multi.weighting !== 'fixed') {
+        Object.assign(record, { lossTerms: terms, lossWeights: this.loss.multi.weights() });
+        const show = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
+        this.log(`  loss terms: ${show(terms)}; weights: ${show(this.loss.multi.weights())}`);
+      }
       if (epoch % (cfg.train.evalInterval ?? 1) === 0 || epoch === epochs) {
         last = await this.evaluate();
         Object.assign(record, { testAccuracy: last.accuracy, testLoss: last.loss });

@@ -1,0 +1,48 @@
+// The classification loss of a config: the terms (cross-entropy, softmax focal)
+// with label smoothing and class weights from the training set's counts,
+// summed by a MultiLoss (fixed, uncertainty or DWA weighting).
+import * as torch from '../torch/index.js';
+import * as F from '../torch/functional.js';
+import type { Tensor } from '../torch/tensor.js';
+import { classWeights } from '../losses/class_weights.js';
+import { softmaxFocalLoss } from '../losses/focal.js';
+import { MultiLoss } from '../losses/multi_loss.js';
+import type { LossConfig } from './config.js';
+
+export interface ClassificationLoss {
+  multi: MultiLoss<[Tensor, Tensor]>;
+  /** Class weights in use (null: none). */
+  classWeight: number[] | null;
+  /** Lines for the log. */
+  describe: string[];
+}
+
+export function buildLoss(l: LossConfig, counts: number[], classes: string[]): ClassificationLoss {
+  const k = classes.length;
+  const ls = l.labelSmoothing ?? 0;
+  let cw: number[] | null = null;
+  if (l.classWeight !== undefined) {
+    cw = Array.isArray(l.classWeight) ? l.classWeight : classWeights(counts, l.classWeight, { beta: l.classWeightBeta });
+    if (cw.length !== k) throw new TypeError(`config: loss.classWeight has ${cw.length} values, the dataset has ${k} classes`);
+  }
+  const weight = cw ? torch.tensor(cw, { dtype: 'float32' }).keep() : null;
+  // Label smoothing for focal (cross-entropy smooths inside F.crossEntropy): y(1 − ε) + ε/K on soft targets.
+  const smooth = (y: Tensor) => {
+    const soft = y.ndim === 1 ? F.oneHot(y, k).float() : y;
+    return ls > 0 ? soft.mul(1 - ls).add(ls / k) : y;
+  };
+  const terms = (l.terms ?? [{ type: 'CrossEntropyLoss' as const }]).map((t) => ({
+    name: t.name ?? t.type,
+    weight: t.weight,
+    fn: t.type === 'CrossEntropyLoss'
+      ? (logits: Tensor, y: Tensor) => F.crossEntropy(logits, y, { weight, labelSmoothing: ls })
+      : (logits: Tensor, y: Tensor) => softmaxFocalLoss(logits, smooth(y), { gamma: t.gamma ?? 2, weight }),
+  }));
+  const multi = new MultiLoss<[Tensor, Tensor]>(terms, { weighting: l.weighting ?? 'fixed' });
+  const describe: string[] = [];
+  if (terms.length > 1 || multi.weighting !== 'fixed' || terms[0].name !== 'CrossEntropyLoss') {
+    describe.push(`loss: ${terms.map((t) => `${t.name}×${t.weight ?? 1}`).join(' + ')} (${multi.weighting} weighting)`);
+  }
+  if (cw) describe.push(`class weights (${Array.isArray(l.classWeight) ? 'given' : l.classWeight}): ${classes.map((c, i) => `${c} ${cw![i].toFixed(3)}`).join(', ')}`);
+  return { multi, classWeight: cw, describe };
+}
