@@ -82,3 +82,31 @@ test('arsenal augment draws a PNG grid of the pipeline (with --scenes: boxes and
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /augment: --out FILE\.png is required/);
 });
+
+test('arsenal ensemble: members and the ensemble in a table, JSON and Markdown; test --tta; a checkpoint of another model is named', () => {
+  const dir = tmp();
+  const runs = [1, 2].map((seed) => {
+    const wd = join(dir, `s${seed}`);
+    const r = run('train', 'configs/fashion-mnist/baseline.ts', '--epochs', '1', '--seed', String(seed), '--work-dir', wd, ...quick);
+    assert.equal(r.status, 0, r.stderr);
+    return join(wd, 'epoch_1.safetensors');
+  });
+  const e = run('ensemble', 'configs/fashion-mnist/baseline.ts', '--checkpoint', runs[0], '--checkpoint', runs[1], '--merge', 'logits', '--work-dir', dir, ...quick);
+  assert.equal(e.status, 0, e.stderr);
+  assert.match(e.stdout, /\| member \| accuracy \| balanced accuracy \| loss \|/);
+  assert.match(e.stdout, /\| ensemble \(logits\) \| \d+\.\d\d% \|/);
+  const rows = JSON.parse(readFileSync(join(dir, 'ensemble.json'), 'utf8'));
+  assert.equal(rows.length, 3);
+  assert.ok(existsSync(join(dir, 'ensemble.md')));
+  const t = run('test', 'configs/fashion-mnist/baseline.ts', '--checkpoint', runs[0], '--tta', '--work-dir', dir, ...quick);
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /with TTA \(identity, flip-h; merge mean\)/);
+  // A checkpoint of a wider model: the error names the file and the key.
+  const wrong = run('test', 'configs/fashion-mnist/baseline.ts', '--checkpoint', runs[0], ...quick, '--set', 'model.width=8');
+  assert.notEqual(wrong.status, 0);
+  assert.match(wrong.stderr, /epoch_1\.safetensors/);
+  assert.match(wrong.stderr, /is '.*epoch_1\.safetensors' a checkpoint of this config's model, resnet18 with 10 classes\?/);
+  const one = run('ensemble', 'configs/fashion-mnist/baseline.ts', '--checkpoint', runs[0]);
+  assert.notEqual(one.status, 0);
+  assert.match(one.stderr, /at least 2 --checkpoint files/);
+});

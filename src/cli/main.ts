@@ -10,7 +10,8 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const USAGE = `usage:
   arsenal train <config.ts> [--set a.b=value]... [--work-dir DIR] [--seed N] [--epochs N] [--resume]
-  arsenal test <config.ts> --checkpoint FILE [--set a.b=value]... [--work-dir DIR]
+  arsenal test <config.ts> --checkpoint FILE [--tta] [--set a.b=value]... [--work-dir DIR]
+  arsenal ensemble <config.ts>... --checkpoint FILE --checkpoint FILE... [--merge mean|logits|vote] [--weights 1,1,2] [--tta] [--work-dir DIR]
   arsenal augment <config.ts> --out grid.png [--n 16] [--seed N] [--epoch E] [--scenes]
   arsenal info
   arsenal start            the main job: the Fashion-MNIST tricks recipe, with a result table`;
@@ -38,7 +39,7 @@ async function train(argv: string[]): Promise<void> {
 }
 
 async function test(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, { boolean: ['quiet'], value: ['work-dir', 'checkpoint'] });
+  const p = parseArgs(argv, { boolean: ['quiet', 'tta'], value: ['work-dir', 'checkpoint'] });
   if (p.positional.length !== 1) throw new TypeError(`test: expected one config file\n${USAGE}`);
   const ckpt = p.flags.get('checkpoint');
   if (typeof ckpt !== 'string') throw new TypeError('test: --checkpoint FILE is required (a .safetensors state dict)');
@@ -46,8 +47,29 @@ async function test(argv: string[]): Promise<void> {
   const cfg = await loadConfig(p.positional[0], p.sets);
   const { evaluateCheckpoint } = await import('../engine/evaluate.js');
   const workDir = workDirFor(p.positional[0], p.flags.get('work-dir'));
-  const r = await evaluateCheckpoint(cfg, ckpt, workDir);
+  const r = await evaluateCheckpoint(cfg, ckpt, workDir, { tta: p.flags.has('tta') });
   console.log(JSON.stringify(r, null, 2));
+}
+
+async function ensemble(argv: string[]): Promise<void> {
+  const p = parseArgs(argv, { boolean: ['tta'], value: ['work-dir', 'merge', 'weights'], repeat: ['checkpoint'] });
+  const ckpts = p.lists.get('checkpoint') ?? [];
+  const configs = p.positional;
+  if (configs.length === 0 || ckpts.length < 2) throw new TypeError(`ensemble: expected one config per checkpoint (or one config for all) and at least 2 --checkpoint files\n${USAGE}`);
+  if (configs.length !== 1 && configs.length !== ckpts.length) throw new TypeError(`ensemble: ${configs.length} configs for ${ckpts.length} checkpoints; give one config for all, or one per checkpoint`);
+  const merge = (p.flags.get('merge') ?? 'mean') as string;
+  if (!['mean', 'logits', 'vote'].includes(merge)) throw new TypeError(`ensemble: --merge must be mean, logits or vote, got '${merge}'`);
+  const w = p.flags.get('weights');
+  const weights = typeof w === 'string' ? w.split(',').map(Number) : undefined;
+  if (weights && (weights.length !== ckpts.length || weights.some((x) => !(x >= 0)))) throw new TypeError(`ensemble: --weights needs ${ckpts.length} non-negative numbers, got '${w}'`);
+  const members = [];
+  for (let i = 0; i < ckpts.length; i++) {
+    const config = configs.length === 1 ? configs[0] : configs[i];
+    members.push({ config, cfg: await loadConfig(config, p.sets), checkpoint: ckpts[i] });
+  }
+  const { runEnsemble } = await import('../engine/ensemble.js');
+  const workDir = typeof p.flags.get('work-dir') === 'string' ? (p.flags.get('work-dir') as string) : 'work_dirs/ensemble';
+  await runEnsemble(members, { merge: merge as 'mean', weights, tta: p.flags.has('tta'), workDir });
 }
 
 async function info(): Promise<void> {
@@ -67,6 +89,7 @@ async function main(): Promise<void> {
     case 'train': return train(rest);
     case 'test': return test(rest);
     case 'info': return info();
+    case 'ensemble': return ensemble(rest);
     case 'augment': return (await import('./augment.js')).augmentCommand(rest);
     case 'start': return (await import('./start.js')).start(rest);
     case undefined: case 'help': case '--help': case '-h': console.log(USAGE); return;

@@ -5,6 +5,7 @@ import type { ParamwiseOptions } from '../optim/paramwise.js';
 import { transformCheck, type TransformConfig } from '../augment/batch/pipeline.js';
 import { CLASS_WEIGHT_METHODS, type ClassWeightMethod } from '../losses/class_weights.js';
 import type { Weighting } from '../losses/multi_loss.js';
+import type { TtaOptions } from '../infer/tta.js';
 import { anyOf, arr, bool, num, obj, oneOf, opt, record, req, str } from './schema.js';
 
 export interface DataConfig {
@@ -132,6 +133,8 @@ export interface Config {
   loss?: LossConfig | LossTermConfig[];
   swa?: SwaConfig;
   ema?: EmaConfig;
+  /** Test-time augmentation for `arsenal test --tta` and ensembles (src/infer/tta.ts). */
+  tta?: TtaOptions;
   train: TrainConfig;
 }
 
@@ -171,6 +174,9 @@ const SCHEMA = obj({
   loss: opt((v, p) => (Array.isArray(v) ? LOSS_TERMS(v, p) : LOSS_OPTIONS(v, p))),
   swa: opt(obj({ start: req(num(0)), lr: req(num(0)), annealEpochs: opt(num(0, 1e6, true)), annealStrategy: opt(oneOf('cos', 'linear')) })),
   ema: opt(obj({ decay: opt(num(0, 1)), warmup: opt(bool) })),
+  tta: opt(obj({
+    flips: opt(arr(oneOf('h', 'v'))), shifts: opt(arr(arr(num(-1e4, 1e4, true), 2))), scales: opt(arr(num(1e-3, 1e3))), merge: opt(oneOf('mean', 'logits', 'gmean', 'max')),
+  })),
   train: req(obj({
     epochs: req(num(1, 1e6, true)), amp: opt(oneOf('bf16', 'fp32', 'auto')), channelsLast: opt(bool), clipGradNorm: opt(num(0)), logInterval: opt(num(1, 1e9, true)),
     evalInterval: opt(num(1, 1e6, true)), checkpointInterval: opt(num(1, 1e6, true)),

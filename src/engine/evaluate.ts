@@ -3,17 +3,43 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
+import * as F from '../torch/functional.js';
+import type { Tensor } from '../torch/tensor.js';
 import { Trainer, type TrainResult } from './trainer.js';
+import { ClassificationMeter } from '../metrics/classification.js';
+import { TTA } from '../infer/tta.js';
 import type { Config } from './config.js';
 
-export async function evaluateCheckpoint(cfg: Config, weightsFile: string, workDir: string): Promise<TrainResult> {
-  const t0 = performance.now();
-  const trainer = new Trainer(cfg, { workDir });
+/** A trainer set up for evaluation with the weights of `weightsFile` loaded (errors name the file). */
+export async function loadForEvaluation(cfg: Config, weightsFile: string, workDir: string): Promise<Trainer> {
+  if (!existsSync(weightsFile)) throw new Error(`checkpoint '${weightsFile}' does not exist`);
+  const trainer = new Trainer(cfg, { workDir, quiet: true });
   await trainer.setup();
   const sd = torch.safetensors.loadFile(weightsFile);
-  trainer.model.loadStateDict(sd, { source: weightsFile });
-  torch.dispose(sd);
-  const m = await trainer.evaluate();
+  try {
+    trainer.model.loadStateDict(sd, { source: weightsFile });
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (is '${weightsFile}' a checkpoint of this config's model, ${cfg.model.name} with ${trainer.numClasses} classes?)`);
+  } finally {
+    torch.dispose(sd);
+  }
+  return trainer;
+}
+
+/** Accuracy, balanced accuracy and loss of logits (or log-probabilities) against labels. */
+export function scoreLogits(logits: Tensor, labels: Tensor, numClasses: number): { accuracy: number; balancedAccuracy: number; loss: number } {
+  const meter = new ClassificationMeter(numClasses);
+  torch.noGrad(() => torch.scope(() => meter.update(logits, labels, F.crossEntropy(logits, labels).item())));
+  return meter.summary();
+}
+
+export async function evaluateCheckpoint(cfg: Config, weightsFile: string, workDir: string, opts: { tta?: boolean } = {}): Promise<TrainResult> {
+  const t0 = performance.now();
+  const trainer = await loadForEvaluation(cfg, weightsFile, workDir);
+  const tta = opts.tta ? cfg.tta ?? { flips: ['h' as const] } : undefined;
+  const { logits, labels } = await trainer.predict(trainer.model, tta);
+  const m = scoreLogits(logits, labels, trainer.numClasses);
+  torch.dispose([logits, labels]);
   const result: TrainResult = {
     task: cfg.task, dataset: cfg.data.dataset, metrics: { ...m }, epochs: cfg.train.epochs, seed: trainer.seed,
     wallSeconds: (performance.now() - t0) / 1000, imagesPerSecond: 0, dataWaitShare: 0,
@@ -21,7 +47,8 @@ export async function evaluateCheckpoint(cfg: Config, weightsFile: string, workD
   mkdirSync(workDir, { recursive: true });
   // Its own file: the training run's metrics.json in the same work dir stays as it was.
   torch.safetensors.writeAtomic(join(workDir, 'test_metrics.json'), JSON.stringify(result, null, 2) + '\n');
-  console.log(`test accuracy ${(100 * m.accuracy).toFixed(2)}% (balanced ${(100 * m.balancedAccuracy).toFixed(2)}%), loss ${m.loss.toFixed(4)} — ${weightsFile}`);
+  if (tta) (result as TrainResult & { tta?: unknown }).tta = tta;
+  console.log(`test accuracy ${(100 * m.accuracy).toFixed(2)}% (balanced ${(100 * m.balancedAccuracy).toFixed(2)}%), loss ${m.loss.toFixed(4)}${tta ? ` with TTA (${new TTA(() => torch.zeros(1), tta).views.map((v) => v.name).join(', ')}; merge ${tta.merge ?? 'mean'})` : ''} — ${weightsFile}`);
   return result;
 }
 

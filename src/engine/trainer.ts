@@ -25,6 +25,7 @@ import { BatchPipeline } from '../augment/batch/pipeline.js';
 import type { AugmentContext, ImageBatch } from '../augment/batch/types.js';
 import { buildDatasets } from './datasets.js';
 import { type Config, lossOptions } from './config.js';
+import { TTA, type TtaOptions } from '../infer/tta.js';
 import { buildLoss, type ClassificationLoss } from './loss.js';
 import { writeCheckpoint, readCheckpoint, latestTag } from './checkpoint.js';
 import { Progress, fmt } from './progress.js';
@@ -76,6 +77,8 @@ export class Trainer {
   private readonly log: (msg: string) => void;
 
   get trainSize(): number { return this.train?.length ?? 0; }
+  get numClasses(): number { return this.train?.classes.length ?? 0; }
+  get classes(): string[] { return this.train?.classes ?? []; }
   get testSize(): number { return this.test?.length ?? 0; }
 
   /** The precision actually used ('auto' resolved against the CPU). */
@@ -206,20 +209,35 @@ export class Trainer {
 
   /** Top-1 accuracy, balanced accuracy and mean loss of a model on the test set. */
   async evaluate(model: Module = this.model, loader: DataLoader = this.testLoader): Promise<{ accuracy: number; balancedAccuracy: number; loss: number }> {
+    const { logits, labels } = await this.predict(model, undefined, loader);
     const meter = new ClassificationMeter(this.train.classes.length);
+    torch.noGrad(() => torch.scope(() => meter.update(logits, labels, F.crossEntropy(logits, labels).item())));
+    torch.dispose([logits, labels]);
+    return meter.summary();
+  }
+
+  /**
+   * The model's logits [N,K] over a loader (the test set by default), in order, with the labels.
+   * With a TTA the "logits" are the log of the merged probabilities (softmax gives them back).
+   */
+  async predict(model: Module = this.model, tta?: TtaOptions, loader: DataLoader = this.testLoader): Promise<{ logits: Tensor; labels: Tensor }> {
     const was = model.training;
     model.eval();
     loader.setEpoch(0);
-    for await (const b of loader) {
-      torch.noGrad(() => torch.scope(() => {
-        const logits = this.forward(model, this.preprocess(b.images));
-        const loss = F.crossEntropy(logits, b.labels).item();
-        meter.update(logits, b.labels, loss);
-      }));
-      torch.dispose([b.images, b.labels]);
+    const outs: Tensor[] = [], labels: Tensor[] = [];
+    const wrapper = tta ? new TTA((x) => this.forward(model, this.layout(x)), tta) : null;
+    try {
+      for await (const b of loader) {
+        outs.push(torch.noGrad(() => torch.scope(() => (wrapper ? wrapper.predict(this.normalise(b.images)).clamp(1e-12).log() : this.forward(model, this.preprocess(b.images))).keep())));
+        labels.push(b.labels);
+        b.images.dispose();
+      }
+    } finally {
+      model.train(was);
     }
-    model.train(was);
-    return meter.summary();
+    const r = torch.scope(() => ({ logits: torch.cat(outs, 0).keep(), labels: torch.cat(labels, 0).keep() }));
+    torch.dispose([...outs, ...labels]);
+    return r;
   }
 
   private trainStep(b: Batch, epoch: number): { loss: number } {

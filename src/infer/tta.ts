@@ -1,0 +1,97 @@
+// Test-time augmentation: run a model on several views of a batch (identity,
+// flips, shifts, scales), one batched forward per view, and merge the
+// predictions. Each view knows how to invert itself on a dense prediction
+// [N,K,H,W] (segmentation), and is the identity on image-level ones
+// [N,K] (classification). Merges (over views, of class probabilities):
+//   'mean'    the mean of the softmax probabilities (the usual TTA)
+//   'logits'  softmax of the mean logits
+//   'gmean'   the geometric mean: softmax of the mean log-probabilities
+//   'max'     the per-class maximum, renormalised to sum 1
+import * as torch from '../torch/index.js';
+import * as F from '../torch/functional.js';
+import type { Tensor } from '../torch/tensor.js';
+
+export type Merge = 'mean' | 'logits' | 'gmean' | 'max';
+export const MERGES: readonly Merge[] = ['mean', 'logits', 'gmean', 'max'];
+
+export interface View {
+  readonly name: string;
+  apply(x: Tensor): Tensor;
+  /** Maps a prediction of the view back to the original frame (dense [N,K,H,W]); identity for [N,K]. */
+  invert(pred: Tensor): Tensor;
+}
+
+/** Translates [N,C,H,W] by (dx, dy) pixels, filling with `fill` (0: the mean colour of normalised images). */
+export function shiftImage(x: Tensor, dx: number, dy: number, fill = 0): Tensor {
+  const [, , h, w] = x.shape;
+  if (Math.abs(dx) >= w || Math.abs(dy) >= h) throw new RangeError(`shift (${dx}, ${dy}) is as large as the image (${h}×${w})`);
+  const p = F.pad(x.sub(fill), [Math.max(dx, 0), Math.max(-dx, 0), Math.max(dy, 0), Math.max(-dy, 0)]).add(fill);
+  return p.narrow(2, Math.max(-dy, 0), h).narrow(3, Math.max(-dx, 0), w);
+}
+
+/** Rescales [N,C,H,W] by s around the centre, keeping H×W: bilinear resize, then centre crop (s > 1) or pad with fill (s < 1). */
+export function scaleImage(x: Tensor, s: number, fill = 0): Tensor {
+  const [, , h, w] = x.shape;
+  const sh = Math.max(1, Math.round(h * s)), sw = Math.max(1, Math.round(w * s));
+  const r = F.interpolate(x, { size: [sh, sw], mode: 'bilinear' });
+  if (sh >= h && sw >= w) return r.narrow(2, (sh - h) >> 1, h).narrow(3, (sw - w) >> 1, w);
+  const top = (h - sh) >> 1, left = (w - sw) >> 1;
+  return F.pad(r.sub(fill), [left, w - sw - left, top, h - sh - top]).add(fill);
+}
+
+const dense = (p: Tensor) => p.ndim === 4;
+
+export function buildViews(o: { flips?: ('h' | 'v')[]; shifts?: [number, number][]; scales?: number[] } = {}): View[] {
+  const views: View[] = [{ name: 'identity', apply: (x) => x, invert: (p) => p }];
+  for (const f of o.flips ?? []) {
+    if (f !== 'h' && f !== 'v') throw new RangeError(`tta.flips: expected 'h' or 'v', got ${JSON.stringify(f)}`);
+    const dim = f === 'h' ? 3 : 2;
+    views.push({ name: `flip-${f}`, apply: (x) => x.flip(dim), invert: (p) => (dense(p) ? p.flip(dim) : p) });
+  }
+  for (const s of o.shifts ?? []) {
+    if (!Array.isArray(s) || s.length !== 2 || !s.every(Number.isInteger)) throw new RangeError(`tta.shifts: expected [dx, dy] integer pairs, got ${JSON.stringify(s)}`);
+    const [dx, dy] = s;
+    views.push({ name: `shift(${dx},${dy})`, apply: (x) => shiftImage(x, dx, dy), invert: (p) => (dense(p) ? shiftImage(p, -dx, -dy) : p) });
+  }
+  for (const s of o.scales ?? []) {
+    if (!(s > 0 && Number.isFinite(s))) throw new RangeError(`tta.scales: expected positive numbers, got ${s}`);
+    if (s === 1) continue;
+    views.push({ name: `scale(${s})`, apply: (x) => scaleImage(x, s), invert: (p) => (dense(p) ? scaleImage(p, 1 / s) : p) });
+  }
+  return views;
+}
+
+/** Merges per-view logits [V × (N,K,...)] into class probabilities. */
+export function mergePredictions(logits: Tensor[], merge: Merge = 'mean'): Tensor {
+  if (logits.length === 0) throw new TypeError('mergePredictions: no predictions');
+  const stack = torch.stack(logits, 0);
+  switch (merge) {
+    case 'mean': return stack.softmax(2).mean(0);
+    case 'logits': return stack.mean(0).softmax(1);
+    case 'gmean': return stack.logSoftmax(2).mean(0).softmax(1);
+    case 'max': { const m = stack.softmax(2).amax(0); return m.div(m.sum(1, true)); }
+    default: throw new RangeError(`merge must be one of ${MERGES.join(', ')}, got ${String(merge)}`);
+  }
+}
+
+export interface TtaOptions {
+  flips?: ('h' | 'v')[];
+  shifts?: [number, number][];
+  scales?: number[];
+  merge?: Merge;
+}
+
+/** Wraps a model (normalised images → logits): predict() returns merged class probabilities. */
+export class TTA {
+  readonly views: View[];
+  readonly merge: Merge;
+  constructor(readonly forward: (x: Tensor) => Tensor, opts: TtaOptions = {}) {
+    this.views = buildViews(opts);
+    this.merge = opts.merge ?? 'mean';
+    if (!MERGES.includes(this.merge)) throw new RangeError(`tta.merge must be one of ${MERGES.join(', ')}, got ${String(this.merge)}`);
+  }
+  /** One batched forward per view; predictions inverted to the original frame, then merged. */
+  predict(x: Tensor): Tensor {
+    return mergePredictions(this.views.map((v) => v.invert(this.forward(v.apply(x)))), this.merge);
+  }
+}

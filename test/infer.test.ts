@@ -1,0 +1,66 @@
+// Test-time augmentation and ensembles (src/infer): TTA with a horizontal flip
+// never changes the prediction of a flip-symmetric input and costs one batched
+// forward per view; views invert themselves on dense predictions; the merges
+// and the ensemble rules equal their formulas.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { torch, nn, type Tensor } from 'arsenal';
+import { TTA, buildViews, mergePredictions, shiftImage, scaleImage } from '../src/infer/tta.js';
+import { ensembleProbs } from '../src/infer/ensemble.js';
+
+test('TTA: flip-symmetric inputs keep their prediction; one batched forward per view', () => {
+  torch.manualSeed(3);
+  const model = new nn.Sequential(new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.Flatten(), new nn.Linear(4 * 8 * 8, 5));
+  model.eval();
+  const x0 = torch.randn(16, 1, 8, 8);
+  const x = x0.add(x0.flip(3)).div(2); // symmetric under a horizontal flip
+  const calls: number[] = [];
+  const forward = (v: Tensor) => { calls.push(v.shape[0]); return model.forward(v); };
+  torch.noGrad(() => {
+    const plain = model.forward(x).argmax(1);
+    for (const merge of ['mean', 'logits', 'gmean', 'max'] as const) {
+      calls.length = 0;
+      const p = new TTA(forward, { flips: ['h'], merge }).predict(x);
+      assert.ok(p.argmax(1).equal(plain), `${merge}: a prediction changed`);
+      assert.ok(p.sum(1).allclose(torch.ones(16), 1e-5, 1e-6), `${merge}: probabilities sum to 1`);
+      assert.deepEqual(calls, [16, 16], 'one forward of the whole batch per view');
+    }
+    calls.length = 0;
+    new TTA(forward, { flips: ['h', 'v'], shifts: [[1, 0], [0, -1]], scales: [0.9, 1.1] }).predict(x0);
+    assert.deepEqual(calls, [16, 16, 16, 16, 16, 16, 16]);
+  });
+  assert.throws(() => new TTA(forward, { merge: 'median' as never }), /merge must be one of mean, logits, gmean, max/);
+  assert.throws(() => buildViews({ flips: ['d' as never] }), /tta\.flips: expected 'h' or 'v'/);
+});
+
+test('TTA views invert on dense predictions; shifts and scales keep the size', () => {
+  const m = torch.rand(2, 3, 10, 12);
+  for (const v of buildViews({ flips: ['h', 'v'], shifts: [[2, -1]] })) {
+    const back = v.invert(v.apply(m));
+    assert.deepEqual(back.shape, [2, 3, 10, 12]);
+    if (v.name.startsWith('shift')) assert.ok(back.index(':', ':', '1:', ':10').equal(m.index(':', ':', '1:', ':10')), 'inside the shifted frame');
+    else assert.ok(back.equal(m), v.name);
+  }
+  assert.ok(shiftImage(m, 2, 1).index(':', ':', '1:', '2:').equal(m.index(':', ':', ':9', ':10')));
+  assert.deepEqual(scaleImage(m, 1.5).shape, [2, 3, 10, 12]);
+  assert.deepEqual(scaleImage(m, 0.5).shape, [2, 3, 10, 12]);
+  assert.throws(() => shiftImage(m, 12, 0), /as large as the image/);
+});
+
+test('merges and ensembles equal their formulas', () => {
+  const a = torch.tensor([[2, 0, -1]], { dtype: 'float32' }), b = torch.tensor([[0, 1, 0.5]], { dtype: 'float32' });
+  const pa = a.softmax(1), pb = b.softmax(1);
+  assert.ok(mergePredictions([a, b], 'mean').allclose(pa.add(pb).div(2)));
+  assert.ok(mergePredictions([a, b], 'logits').allclose(a.add(b).div(2).softmax(1)));
+  const g = pa.mul(pb).sqrt();
+  assert.ok(mergePredictions([a, b], 'gmean').allclose(g.div(g.sum(1, true))));
+  const mx = pa.maximum(pb);
+  assert.ok(mergePredictions([a, b], 'max').allclose(mx.div(mx.sum(1, true))));
+  assert.ok(ensembleProbs([a, b], 'mean', [3, 1]).allclose(pa.mul(0.75).add(pb.mul(0.25))));
+  assert.ok(ensembleProbs([a, b], 'logits', [1, 1]).allclose(a.add(b).div(2).softmax(1)));
+  const c = torch.tensor([[0, 3, 0]], { dtype: 'float32' });
+  assert.ok(ensembleProbs([a, b, c], 'vote').allclose(torch.tensor([[1 / 3, 2 / 3, 0]], { dtype: 'float32' })), 'vote shares');
+  assert.deepEqual(ensembleProbs([a, b, c], 'vote', [2, 1, 0]).argmax(1).toArray(), [0]);
+  assert.throws(() => ensembleProbs([a, torch.zeros(1, 4)]), /member 1 predicts \[1,4\], member 0 \[1,3\]/);
+  assert.throws(() => ensembleProbs([a, b], 'mean', [1]), /weights must be 2 non-negative numbers/);
+});
