@@ -13,6 +13,7 @@ const USAGE = `usage:
   arsenal test <config.ts> --checkpoint FILE [--tta] [--set a.b=value]... [--work-dir DIR]
   arsenal ensemble <config.ts>... --checkpoint FILE --checkpoint FILE... [--merge mean|logits|vote] [--weights 1,1,2] [--tta] [--work-dir DIR]
   arsenal augment <config.ts> --out grid.png [--n 16] [--seed N] [--epoch E] [--scenes]
+  arsenal pseudo-label <config.ts> [--labelled 0.1] [--threshold 0.9 | --top-k N] [--soft] [--rounds 1] [--tta] [--set a.b=value]... [--work-dir DIR]
   arsenal info
   arsenal start            the main job: the Fashion-MNIST tricks recipe, with a result table`;
 
@@ -72,6 +73,25 @@ async function ensemble(argv: string[]): Promise<void> {
   await runEnsemble(members, { merge: merge as 'mean', weights, tta: p.flags.has('tta'), workDir });
 }
 
+async function pseudoLabelCommand(argv: string[]): Promise<void> {
+  const p = parseArgs(argv, { boolean: ['soft', 'tta', 'quiet'], value: ['labelled', 'threshold', 'top-k', 'rounds', 'work-dir'] });
+  if (p.positional.length !== 1) throw new TypeError(`pseudo-label: expected one config file\n${USAGE}`);
+  const num = (name: string) => {
+    const v = p.flags.get(name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new TypeError(`--${name}: expected a number, got '${String(v)}'`);
+    return n;
+  };
+  const cfg = await loadConfig(p.positional[0], p.sets);
+  const { pseudoLabel } = await import('../engine/pseudo_label.js');
+  const workDir = workDirFor(p.positional[0], p.flags.get('work-dir')) + (p.flags.get('work-dir') ? '' : '-pseudo-label');
+  await pseudoLabel(cfg, {
+    labelledShare: num('labelled'), threshold: num('threshold'), topK: intFlag(p, 'top-k'), soft: p.flags.has('soft'), rounds: intFlag(p, 'rounds'),
+    tta: p.flags.has('tta') ? cfg.tta ?? { flips: ['h'] } : undefined, workDir, quiet: p.flags.has('quiet'),
+  });
+}
+
 async function info(): Promise<void> {
   const { torch } = await import('../index.js');
   const { datasetsFound } = await import('../engine/evaluate.js');
@@ -90,6 +110,7 @@ async function main(): Promise<void> {
     case 'test': return test(rest);
     case 'info': return info();
     case 'ensemble': return ensemble(rest);
+    case 'pseudo-label': return pseudoLabelCommand(rest);
     case 'augment': return (await import('./augment.js')).augmentCommand(rest);
     case 'start': return (await import('./start.js')).start(rest);
     case undefined: case 'help': case '--help': case '-h': console.log(USAGE); return;

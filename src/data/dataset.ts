@@ -43,7 +43,8 @@ const IMAGE_DTYPES = new Set(['uint8', 'float32', 'float64', 'float16', 'bfloat1
 
 /**
  * A dataset held in memory as two tensors (PyTorch's TensorDataset, for images):
- * images uint8 or float [N,C,H,W], labels int64 [N]. The dataset owns the
+ * images uint8 or float [N,C,H,W], labels int64 [N] (or soft targets float
+ * [N,K], e.g. pseudo-labels; their class is the argmax). The dataset owns the
  * tensors (they outlive any torch.scope); dispose() frees them.
  */
 export class TensorDataset implements Dataset {
@@ -60,9 +61,11 @@ export class TensorDataset implements Dataset {
     if (images.ndim !== 4 || !IMAGE_DTYPES.has(images.dtype)) {
       throw new TypeError(`TensorDataset: images must be a uint8 or float tensor [N,C,H,W], got ${images.dtype} [${images.shape.join(',')}]`);
     }
-    if (labels.ndim !== 1 || labels.dtype !== 'int64') {
-      throw new TypeError(`TensorDataset: labels must be an int64 tensor [N], got ${labels.dtype} [${labels.shape.join(',')}]`);
+    const soft = labels.ndim === 2 && labels.isFloatingPoint();
+    if (!soft && (labels.ndim !== 1 || labels.dtype !== 'int64')) {
+      throw new TypeError(`TensorDataset: labels must be an int64 tensor [N] (or soft targets float [N,K]), got ${labels.dtype} [${labels.shape.join(',')}]`);
     }
+    if (soft && labels.shape[1] !== classes.length) throw new RangeError(`TensorDataset: soft labels have ${labels.shape[1]} columns for ${classes.length} classes`);
     const n = images.shape[0];
     if (labels.shape[0] !== n) throw new RangeError(`TensorDataset: ${n} images but ${labels.shape[0]} labels`);
     if (!Array.isArray(classes) || classes.length === 0 || !classes.every((c) => typeof c === 'string')) {
@@ -84,7 +87,9 @@ export class TensorDataset implements Dataset {
   /** Every sample's class index (a copy of the labels as int32, cached). */
   get targets(): Int32Array {
     if (this._targets === null) {
-      const l32 = this.labels.to({ dtype: 'int32', device: 'cpu' });
+      const hard = this.labels.ndim === 2 ? this.labels.argmax(1) : this.labels;
+      const l32 = hard.to({ dtype: 'int32', device: 'cpu' });
+      if (hard !== this.labels && hard !== l32) hard.dispose();
       try {
         this._targets = l32.dataSync() as Int32Array;
       } finally {

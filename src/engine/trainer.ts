@@ -47,6 +47,8 @@ export interface TrainerOptions {
   quiet?: boolean;
   /** Stop after this epoch, as if interrupted (checkpoints as usual; for testing resume). */
   stopAfterEpoch?: number;
+  /** Train and test on these instead of the config's data section (pseudo-labelling; the data options still apply to loading). */
+  datasets?: { train: Dataset; test: Dataset };
 }
 
 interface Schedule { step(): void; stateDict(): unknown; loadStateDict(s: any): void }
@@ -102,7 +104,7 @@ export class Trainer {
     torch.manualSeed(this.seed);
     // Its own stream: the loader derives epoch e's order from (seed, e).
     this.rng = new Rng(Rng.derive(this.seed, 0xa06, 1));
-    ({ train: this.train, test: this.test } = await buildDatasets(cfg.data));
+    ({ train: this.train, test: this.test } = this.opts.datasets ?? await buildDatasets(cfg.data));
     const batch = cfg.data.batchSize;
     this.trainLoader = new DataLoader(this.train, { batchSize: batch, shuffle: true, dropLast: true, seed: this.seed, prefetch: cfg.data.prefetch });
     this.testLoader = new DataLoader(this.test, { batchSize: cfg.data.testBatchSize ?? batch * 2, shuffle: false, prefetch: cfg.data.prefetch });

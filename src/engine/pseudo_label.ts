@@ -1,0 +1,139 @@
+// Pseudo-labelling (Lee 2013; the self-training loop of Xie et al. 2020 without
+// noise): keep a share of the training labels, train a teacher on them, let it
+// label the rest (optionally with TTA), keep the confident predictions (a
+// probability threshold, or the top k per class so classes stay balanced), and
+// train a student on labelled + pseudo-labelled images, with hard or soft
+// labels; the student teaches the next round. Each round's test accuracy (and
+// how right the kept pseudo-labels were, since the pool's true labels are
+// known here) is printed as a table and written as pseudo_label.json / .md.
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/tensor.js';
+import { Rng } from '../data/rng.js';
+import { DataLoader, Subset, TensorDataset, type Dataset } from '../data/index.js';
+import { Trainer } from './trainer.js';
+import { buildDatasets } from './datasets.js';
+import type { Config } from './config.js';
+import type { TtaOptions } from '../infer/tta.js';
+
+export interface PseudoLabelOptions {
+  /** Share of the training set whose labels are kept (0.1), drawn per class with the seed. */
+  labelledShare?: number;
+  /** Keep pool images whose top probability is at least this (0.9); ignored with topK. */
+  threshold?: number;
+  /** Keep the k most confident pool images per predicted class instead of a threshold. */
+  topK?: number;
+  /** Train on the teacher's probabilities instead of its top class. */
+  soft?: boolean;
+  rounds?: number;
+  tta?: TtaOptions;
+  workDir: string;
+  quiet?: boolean;
+}
+
+export interface RoundRow { round: string; trainImages: number; pseudoLabels: number; pseudoLabelAccuracy: number | null; accuracy: number; balancedAccuracy: number }
+
+/** Indices of a per-class share of the dataset (stratified, seeded): [labelled, unlabelled]. */
+export function stratifiedSplit(ds: Dataset, share: number, seed: number): [number[], number[]] {
+  if (!(share > 0 && share < 1)) throw new RangeError(`pseudo-label: labelledShare must be in (0, 1), got ${share}`);
+  const t = ds.targets;
+  if (!t) throw new TypeError('pseudo-label: the training set does not expose its targets');
+  const byClass: number[][] = ds.classes.map(() => []);
+  for (let i = 0; i < t.length; i++) byClass[t[i]].push(i);
+  const rng = new Rng(Rng.derive(seed, 0x9e1));
+  const labelled: number[] = [], pool: number[] = [];
+  for (const idx of byClass) {
+    rng.shuffle(idx);
+    const k = Math.max(1, Math.round(idx.length * share));
+    labelled.push(...idx.slice(0, k));
+    pool.push(...idx.slice(k));
+  }
+  return [labelled.sort((a, b) => a - b), pool.sort((a, b) => a - b)];
+}
+
+/** Which pool predictions to keep: probability ≥ threshold, or the topK most confident per predicted class. */
+export function selectConfident(probs: Tensor, o: { threshold?: number; topK?: number }): number[] {
+  const conf = probs.amax(1).toArray() as number[];
+  const cls = probs.argmax(1).toArray() as number[];
+  if (o.topK !== undefined) {
+    if (!(Number.isInteger(o.topK) && o.topK >= 1)) throw new RangeError(`pseudo-label: topK must be a positive integer, got ${o.topK}`);
+    const byClass = new Map<number, number[]>();
+    cls.forEach((c, i) => { const l = byClass.get(c) ?? []; l.push(i); byClass.set(c, l); });
+    const keep: number[] = [];
+    for (const l of byClass.values()) keep.push(...l.sort((a, b) => conf[b] - conf[a] || a - b).slice(0, o.topK));
+    return keep.sort((a, b) => a - b);
+  }
+  const th = o.threshold ?? 0.9;
+  if (!(th >= 0 && th <= 1)) throw new RangeError(`pseudo-label: threshold must be in [0, 1], got ${th}`);
+  return conf.flatMap((c, i) => (c >= th ? [i] : []));
+}
+
+async function gather(ds: Dataset, indices: number[]): Promise<{ images: Tensor; labels: Tensor }> {
+  const parts: { images: Tensor; labels: Tensor }[] = [];
+  for (let s = 0; s < indices.length; s += 4096) {
+    const b = await ds.getBatch(indices.slice(s, s + 4096));
+    parts.push({ images: b.images, labels: b.labels });
+  }
+  const out = torch.scope(() => ({ images: torch.cat(parts.map((p) => p.images), 0).keep(), labels: torch.cat(parts.map((p) => p.labels), 0).keep() }));
+  torch.dispose(parts.flatMap((p) => [p.images, p.labels]));
+  return out;
+}
+
+export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<RoundRow[]> {
+  const seed = cfg.seed ?? 42;
+  const { train: full, test } = await buildDatasets(cfg.data);
+  const [labIdx, poolIdx] = stratifiedSplit(full, o.labelledShare ?? 0.1, seed);
+  const k = full.classes.length;
+  const labelled = await gather(full, labIdx);
+  const labelledSet = new TensorDataset(labelled.images, labelled.labels, full.classes);
+  const pool = new Subset(full, poolIdx);
+  const poolTruth = torch.tensor(Int32Array.from(poolIdx, (i) => full.targets![i])).long().keep();
+  const rows: RoundRow[] = [];
+  const log = o.quiet ? () => {} : (m: string) => console.log(m);
+  const fit = async (name: string, train: Dataset) => {
+    const t = new Trainer(cfg, { workDir: join(o.workDir, name), quiet: o.quiet, datasets: { train, test } });
+    const r = await t.fit();
+    return { t, r };
+  };
+  log(`pseudo-label: ${labIdx.length} labelled images (${(100 * (o.labelledShare ?? 0.1)).toFixed(0)}% per class), ${poolIdx.length} in the unlabelled pool`);
+  let { t: teacher, r } = await fit('teacher', labelledSet);
+  rows.push({ round: 'teacher (labelled only)', trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: r.metrics.accuracy, balancedAccuracy: r.metrics.balancedAccuracy });
+  const rounds = o.rounds ?? 1;
+  for (let round = 1; round <= rounds; round++) {
+    const loader = new DataLoader(pool, { batchSize: (cfg.data.testBatchSize ?? cfg.data.batchSize * 2), shuffle: false });
+    const { logits } = await teacher.predict(teacher.model, o.tta, loader);
+    const probs = logits.softmax(1).keep();
+    logits.dispose();
+    const keep = selectConfident(probs, o);
+    const keepT = torch.tensor(Int32Array.from(keep)).long().keep();
+    const chosen = torch.scope(() => probs.indexSelect(0, keepT).keep());
+    const hard = torch.scope(() => chosen.argmax(1).keep());
+    const right = keep.length ? torch.scope(() => hard.eq(poolTruth.indexSelect(0, keepT)).float().mean().item()) : null;
+    const imgs = await gather(pool, keep);
+    const images = torch.scope(() => torch.cat([labelled.images, imgs.images], 0).keep());
+    const labels = torch.scope(() => (o.soft ? torch.cat([labelledSoft(labelled.labels, k), chosen], 0) : torch.cat([labelled.labels, hard], 0)).keep());
+    torch.dispose([imgs.images, imgs.labels, probs, chosen, hard, keepT]);
+    log(`round ${round}: kept ${keep.length} pseudo-labels (${right === null ? '—' : `${(100 * right).toFixed(1)}% right`}), ${o.soft ? 'soft' : 'hard'} labels`);
+    const student = await fit(`student_${round}`, new TensorDataset(images, labels, full.classes));
+    rows.push({ round: `student ${round}`, trainImages: images.shape[0], pseudoLabels: keep.length, pseudoLabelAccuracy: right, accuracy: student.r.metrics.accuracy, balancedAccuracy: student.r.metrics.balancedAccuracy });
+    teacher = student.t;
+  }
+  report(rows, o.workDir);
+  return rows;
+}
+
+function labelledSoft(labels: Tensor, k: number): Tensor {
+  return torch.ops.callOp('aten::one_hot', labels, k).float();
+}
+
+function report(rows: RoundRow[], workDir: string): void {
+  const pct = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(2)}%`);
+  const md = ['| round | training images | pseudo-labels | pseudo-labels right | test accuracy | balanced accuracy |', '|---|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.round} | ${r.trainImages} | ${r.pseudoLabels} | ${pct(r.pseudoLabelAccuracy)} | ${pct(r.accuracy)} | ${pct(r.balancedAccuracy)} |`)];
+  console.log(md.join('\n'));
+  mkdirSync(workDir, { recursive: true });
+  torch.safetensors.writeAtomic(join(workDir, 'pseudo_label.md'), md.join('\n') + '\n');
+  torch.safetensors.writeAtomic(join(workDir, 'pseudo_label.json'), JSON.stringify(rows, null, 2) + '\n');
+  console.log(`wrote ${join(workDir, 'pseudo_label.md')} and pseudo_label.json`);
+}

@@ -1,0 +1,60 @@
+// Pseudo-labelling (src/engine/pseudo_label.ts): the labelled split is
+// stratified and seeded; selection by threshold or top-k per class follows its
+// rule; a round trains a student on labelled + pseudo-labelled images (hard or
+// soft) and reports each round.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { torch } from 'arsenal';
+import type { Config } from 'arsenal';
+import { stratifiedSplit, selectConfident, pseudoLabel } from '../src/engine/pseudo_label.js';
+import { TensorDataset } from '../src/data/dataset.js';
+
+const made: string[] = [];
+after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
+test('stratifiedSplit keeps the share in every class, disjoint and seeded', () => {
+  const labels = torch.arange(0, 500, 1).remainder(5);
+  const ds = new TensorDataset(torch.zeros([500, 1, 2, 2], { dtype: 'uint8' }), labels, ['a', 'b', 'c', 'd', 'e']);
+  const [lab, pool] = stratifiedSplit(ds, 0.1, 42);
+  assert.equal(lab.length, 50);
+  assert.equal(pool.length, 450);
+  assert.equal(new Set([...lab, ...pool]).size, 500);
+  const per = [0, 0, 0, 0, 0];
+  for (const i of lab) per[ds.targets[i]]++;
+  assert.deepEqual(per, [10, 10, 10, 10, 10]);
+  assert.deepEqual(stratifiedSplit(ds, 0.1, 42)[0], lab);
+  assert.notDeepEqual(stratifiedSplit(ds, 0.1, 7)[0], lab);
+  assert.throws(() => stratifiedSplit(ds, 1, 42), /labelledShare must be in \(0, 1\)/);
+});
+
+test('selectConfident: threshold, or the k most confident per predicted class', () => {
+  const probs = torch.tensor([[0.95, 0.05], [0.6, 0.4], [0.2, 0.8], [0.05, 0.95], [0.99, 0.01], [0.3, 0.7]], { dtype: 'float32' });
+  assert.deepEqual(selectConfident(probs, { threshold: 0.9 }), [0, 3, 4]);
+  assert.deepEqual(selectConfident(probs, { topK: 1 }), [3, 4]);
+  assert.deepEqual(selectConfident(probs, { topK: 2 }), [0, 2, 3, 4]);
+  assert.throws(() => selectConfident(probs, { topK: 0 }), /topK must be a positive integer/);
+});
+
+test('pseudoLabel: teacher then a student per round, hard and soft labels, a report', async () => {
+  const cfg: Config = {
+    task: 'classification', seed: 3,
+    data: { dataset: 'fashion-mnist', batchSize: 16, trainSubset: 320, testSubset: 200, mean: [0.286], std: [0.353] },
+    model: { name: 'resnet18', stem: 'small', width: 4 },
+    optimizer: { type: 'SGD', lr: 0.05, momentum: 0.9 },
+    train: { epochs: 1, amp: 'fp32' },
+  };
+  for (const soft of [false, true]) {
+    const dir = mkdtempSync(join(tmpdir(), 'arsenal-pseudo-'));
+    made.push(dir);
+    const rows = await pseudoLabel(cfg, { labelledShare: 0.25, topK: 10, soft, rounds: 1, workDir: dir, quiet: true });
+    assert.equal(rows.length, 2);
+    assert.ok(Math.abs(rows[0].trainImages - 80) <= 5, `teacher on ${rows[0].trainImages} images (a quarter of each class)`);
+    assert.ok(rows[1].pseudoLabels > 0 && rows[1].pseudoLabels <= 100, `kept ${rows[1].pseudoLabels}`);
+    assert.equal(rows[1].trainImages, rows[0].trainImages + rows[1].pseudoLabels);
+    assert.ok(rows[1].pseudoLabelAccuracy! >= 0 && rows[1].pseudoLabelAccuracy! <= 1);
+    assert.match(readFileSync(join(dir, 'pseudo_label.md'), 'utf8'), /\| student 1 \| \d+ \| \d+ \| \d+\.\d\d% \|/);
+  }
+});
