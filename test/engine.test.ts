@@ -149,7 +149,7 @@ test('loss terms, class weights and uncertainty weighting train, log each term a
   assert.throws(() => longTailSubset(ds, 0.5), /ratio must be a number >= 1/);
   const bad = (l: unknown) => () => validateConfig({ ...tiny(), loss: l });
   assert.throws(bad({ classWeight: 'inverse-log' }), /config\.loss\.classWeight: expected one of "inverse", "inverse-sqrt", "median-frequency", "effective-number"/);
-  assert.throws(bad([{ type: 'DiceLos' }]), /config\.loss\[0\]\.type: expected one of "CrossEntropyLoss", "FocalLoss"/);
+  assert.throws(bad([{ type: 'DiceLos' }]), /config\.loss\[0\]\.type: expected one of "CrossEntropyLoss", "FocalLoss", "DiceLoss"/);
   assert.throws(bad({ weighting: 'gradnorm' }), /config\.loss\.weighting: expected one of "fixed", "uncertainty", "dwa"/);
-  validateConfig({ ...tiny(), loss: [{ type: 'FocalLoss', weight: 1 }, { type: 'CrossEntropyLoss', weight: 0.5 }] });
+  validateConfig({ ...tiny(), loss: [{ type: 'FocalLoss', weight: 1 }, { type: 'DiceLoss', weight: 0.5 }] });
 });

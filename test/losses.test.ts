@@ -67,6 +67,11 @@ test('Dice loss: MONAI semantics (per sample and class, ignore, background, squa
   const t = torch.tensor([[[0, 1], [1, 0]]]);
   assert.ok(diceLoss(F.oneHot(t, 2).permute(0, 3, 1, 2).double().mul(40), t).item() < 1e-6);
   assert.ok(diceLoss(F.oneHot(t.rsub(1), 2).permute(0, 3, 1, 2).double().mul(40), t).item() > 0.999);
+  // Classification logits [N,K]: the batch is the map.
+  const zk = seq([5, 3], 2, 'sin', 2), tk = torch.tensor([0, 2, 1, 1, 0]);
+  const pk = zk.softmax(1), ok = F.oneHot(tk, 3).double();
+  const perClass = pk.mul(ok).sum(0).mul(2).add(1e-5).div(pk.sum(0).add(ok.sum(0)).add(1e-5)).rsub(1);
+  assert.ok(Math.abs(diceLoss(zk, tk).item() - perClass.mean().item()) < 1e-12, 'batch soft Dice: per class over the batch, then the mean');
   assert.throws(() => diceLoss(zs, torch.zeros([2, 3, 3], { dtype: 'int64' })), /target must be \[N, \.\.\.spatial\] = \[2,2,3\]/);
 });
 

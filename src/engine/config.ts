@@ -74,7 +74,8 @@ export interface AugmentConfig {
 }
 
 export interface LossTermConfig {
-  type: 'CrossEntropyLoss' | 'FocalLoss';
+  /** DiceLoss on classification logits is a batch soft Dice (src/losses/dice.ts); it needs class-index targets (no MixUp/CutMix). */
+  type: 'CrossEntropyLoss' | 'FocalLoss' | 'DiceLoss';
   /** The term's weight in the sum (1). */
   weight?: number;
   /** FocalLoss: the focusing parameter γ (2). */
@@ -139,7 +140,7 @@ export interface Config {
 }
 
 // ---- validation ------------------------------------------------------------------------------------------
-const LOSS_TERMS = arr(obj({ type: req(oneOf('CrossEntropyLoss', 'FocalLoss')), weight: opt(num(0)), gamma: opt(num(0)), name: opt(str) }));
+const LOSS_TERMS = arr(obj({ type: req(oneOf('CrossEntropyLoss', 'FocalLoss', 'DiceLoss')), weight: opt(num(0)), gamma: opt(num(0)), name: opt(str) }));
 const LOSS_OPTIONS = obj({
   labelSmoothing: opt(num(0, 1)), classWeight: opt(anyOf(oneOf(...CLASS_WEIGHT_METHODS), arr(num(0)))), classWeightBeta: opt(num(0, 0.999999999)),
   terms: opt(LOSS_TERMS), weighting: opt(oneOf('fixed', 'uncertainty', 'dwa')),

@@ -6,6 +6,7 @@ import * as F from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
 import { classWeights } from '../losses/class_weights.js';
 import { softmaxFocalLoss } from '../losses/focal.js';
+import { diceLoss } from '../losses/dice.js';
 import { MultiLoss } from '../losses/multi_loss.js';
 import type { LossConfig } from './config.js';
 
@@ -36,7 +37,12 @@ export function buildLoss(l: LossConfig, counts: number[], classes: string[]): C
     weight: t.weight,
     fn: t.type === 'CrossEntropyLoss'
       ? (logits: Tensor, y: Tensor) => F.crossEntropy(logits, y, { weight, labelSmoothing: ls })
-      : (logits: Tensor, y: Tensor) => softmaxFocalLoss(logits, smooth(y), { gamma: t.gamma ?? 2, weight }),
+      : t.type === 'FocalLoss'
+        ? (logits: Tensor, y: Tensor) => softmaxFocalLoss(logits, smooth(y), { gamma: t.gamma ?? 2, weight })
+        : (logits: Tensor, y: Tensor) => {
+          if (y.ndim !== 1) throw new TypeError('loss: DiceLoss needs class-index targets; MixUp/CutMix soft targets cannot be scored by Dice');
+          return diceLoss(logits.float(), y);
+        },
   }));
   const multi = new MultiLoss<[Tensor, Tensor]>(terms, { weighting: l.weighting ?? 'fixed' });
   const describe: string[] = [];

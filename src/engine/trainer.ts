@@ -411,6 +411,8 @@ export class Trainer {
       const e = await this.evaluate(this.ema.module);
       metrics.emaAccuracy = e.accuracy;
       this.log(`EMA model: test accuracy ${(100 * e.accuracy).toFixed(2)}%`);
+      // A plain state dict, like swa.safetensors: usable with `arsenal test` and as an ensemble member.
+      torch.safetensors.saveFile(this.ema.module.stateDict(), join(this.opts.workDir, 'ema.safetensors'));
     }
     if (this.swaModel && this.swaModel.nAveraged > 0) {
       this.log(`SWA: recomputing BatchNorm statistics over the training set (${this.swaModel.nAveraged} models averaged)`);

@@ -5,7 +5,9 @@
 // the batch first. Multi-class: softmax over [N,K,...] logits and one-hot
 // targets from class indices; binary: sigmoid over [N,1,...] logits and 0/1
 // targets. Positions whose target is ignoreIndex count for nothing;
-// includeBackground false leaves class 0 out.
+// includeBackground false leaves class 0 out. Classification logits [N,K] are
+// scored as one map whose positions are the batch's samples (a batch soft
+// Dice, as in Li et al., "Dice Loss for Data-imbalanced NLP Tasks", 2020).
 import * as torch from '../torch/index.js';
 import * as F from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
@@ -23,6 +25,11 @@ export interface DiceOptions {
 }
 
 export function diceLoss(logits: Tensor, target: Tensor, o: DiceOptions = {}): Tensor {
+  if (logits.ndim === 2) {
+    // [N,K] → one sample of N positions: [1,K,N,1]; targets [N] → [1,N,1], soft [N,K] → their argmax is not Dice's business: refuse.
+    if (target.ndim !== 1) throw new TypeError(`diceLoss: classification targets must be class indices [N], got [${target.shape}]`);
+    return diceLoss(logits.t().unsqueeze(0).unsqueeze(3), target.reshape(1, -1, 1), o);
+  }
   if (logits.ndim < 3) throw new TypeError(`diceLoss: logits must be [N, K, ...spatial], got [${logits.shape}]`);
   const [n, k] = logits.shape;
   const t = target.ndim === logits.ndim ? target.squeeze(1) : target;
