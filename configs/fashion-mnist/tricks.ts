@@ -3,7 +3,8 @@
 // (Szegedy et al. 2016), horizontal flips, pad-2 random crops, random erasing
 // (Zhong et al. 2020: p 0.5, noise fill), no weight decay on norms and biases
 // (bag of tricks, He et al. 2019), and SWA over the last quarter (Izmailov et
-// al. 2018) at the lr the cosine ends on, with BatchNorm statistics recomputed. bf16 autocast where the CPU
+// al. 2018) at the lr the cosine ends on, with BatchNorm statistics recomputed;
+// the final model is also scored with horizontal-flip TTA (metrics.ttaAccuracy). bf16 autocast where the CPU
 // has it, channels-last layout. Each trick is one key: delete it to ablate it.
 //   arsenal train configs/fashion-mnist/tricks.ts
 import type { Config } from '../../src/engine/config.js';
@@ -24,5 +25,6 @@ export default {
   },
   loss: { labelSmoothing: 0.1 },
   swa: { start: 0.75, lr: 0.005, annealEpochs: 1 },
+  tta: { flips: ['h'], merge: 'mean' },
   train: { epochs: 12, amp: 'auto', channelsLast: true },
 } satisfies Config;

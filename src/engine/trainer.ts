@@ -425,6 +425,18 @@ export class Trainer {
       this.log(`SWA model: test accuracy ${(100 * s.accuracy).toFixed(2)}% (last model ${(100 * metrics.modelAccuracy).toFixed(2)}%)`);
       torch.safetensors.saveFile(this.swaModel.module.stateDict(), join(this.opts.workDir, 'swa.safetensors'));
     }
+    if (cfg.tta) {
+      // The final model (SWA when there is one) with test-time augmentation as well: reported next to the single-view accuracy.
+      const final = this.swaModel && this.swaModel.nAveraged > 0 ? this.swaModel.module : this.model;
+      const { logits, labels } = await this.predict(final, cfg.tta);
+      const meter = new ClassificationMeter(this.train.classes.length);
+      torch.noGrad(() => torch.scope(() => meter.update(logits, labels)));
+      torch.dispose([logits, labels]);
+      const t = meter.summary();
+      metrics.ttaAccuracy = t.accuracy;
+      metrics.ttaBalancedAccuracy = t.balancedAccuracy;
+      this.log(`with TTA (${new TTA(() => logits, cfg.tta).views.map((v) => v.name).join(', ')}): test accuracy ${(100 * t.accuracy).toFixed(2)}%`);
+    }
     const wallSeconds = (performance.now() - t0) / 1000;
     const result: TrainResult = {
       task: cfg.task,
@@ -441,9 +453,13 @@ export class Trainer {
   }
 
   /**
-   * torch.optim.swa_utils.update_bn over the training set (preprocessed, not
-   * augmented), streamed from the loader: BatchNorm statistics recomputed as a
-   * cumulative average for the SWA weights.
+   * torch.optim.swa_utils.update_bn over the training set as training sees it
+   * (the reference passes the training loader, transforms included: here the
+   * augmentation pipeline of the last epoch), streamed from the loader:
+   * BatchNorm statistics recomputed as a cumulative average for the SWA
+   * weights. Statistics of clean images instead cost 0.28 points on the
+   * Fashion-MNIST tricks recipe with random erasing (94.18% against the last
+   * model's 94.46%).
    */
   private async updateSwaBn(): Promise<void> {
     const model = this.swaModel!.module;
@@ -451,7 +467,7 @@ export class Trainer {
     this.trainLoader.setEpoch(0);
     try {
       for await (const b of this.trainLoader) {
-        torch.noGrad(() => torch.scope(() => { this.forward(model, this.preprocess(b.images)); }));
+        torch.noGrad(() => torch.scope(() => { this.forward(model, this.augmentBatch(b, this.cfg.train.epochs).x); }));
         torch.dispose([b.images, b.labels]);
       }
     } finally {
