@@ -32,6 +32,7 @@ export async function start(argv: string[]): Promise<void> {
   ];
   if (r.metrics.modelAccuracy !== undefined) rows.push(['  last model before SWA', `${(100 * r.metrics.modelAccuracy).toFixed(2)}%`]);
   if (r.metrics.emaAccuracy !== undefined) rows.push(['  EMA model', `${(100 * r.metrics.emaAccuracy).toFixed(2)}%`]);
+  if (r.metrics.ttaAccuracy !== undefined) rows.push(['  final model with TTA', `${(100 * r.metrics.ttaAccuracy).toFixed(2)}%`]);
   rows.push(['balanced accuracy', `${(100 * r.metrics.balancedAccuracy).toFixed(2)}%`]);
   rows.push(['training throughput', `${r.imagesPerSecond.toFixed(0)} images/s (data wait ${(100 * r.dataWaitShare).toFixed(1)}% of step time)`]);
   rows.push(['wall time', fmt(r.wallSeconds)]);
