@@ -1,6 +1,7 @@
 // RandomCrop with padding on a whole batch (torchvision `RandomCrop(size,
 // padding, fill, padding_mode)`): pad every image, then cut each one's window
-// at its own random offset (a view per image, one stack). Offsets come
+// at its own random offset (constant padding: only the part of each window
+// inside the image is copied onto a fill-valued output). Offsets come
 // from the seeded JS generator. The classic CIFAR/Fashion-MNIST "pad and crop"
 // (a random translation of up to `padding` pixels). Masks are padded with 255
 // (ignore) and cut at the same offsets; boxes move by the same offset, are
@@ -11,6 +12,8 @@ import type { Tensor } from '../../torch/tensor.js';
 import { type AugmentContext, type BatchTransform, type ImageBatch, IGNORE_INDEX, normalisedFill } from './types.js';
 import { checkBoxes, shiftClipFilter } from './boxes.js';
 import { anyOf, arr, num, obj, oneOf, opt } from '../../engine/schema.js';
+
+type Window = { top: Int32Array; left: Int32Array; h: number; w: number };
 
 export interface RandomCropOptions {
   /** Output [H, W] or one side (default: the input size, i.e. pad and crop back). */
@@ -46,13 +49,8 @@ export class RandomCrop implements BatchTransform {
     const [n] = b.images.shape;
     checkBoxes(b.boxes, b.boxLabels, n, 'RandomCrop');
     const o = this.draw(b.images, ctx);
-    const out: ImageBatch = { ...b, images: this.cut(this.padImages(b.images, ctx), o) };
-    if (b.masks) {
-      const m = b.masks.unsqueeze(1);
-      const [l, r, t, bt] = this.pad;
-      const mp = l || r || t || bt ? F.pad(m, [l, r, t, bt], 'constant', IGNORE_INDEX) : m;
-      out.masks = this.cut(mp, o).squeeze(1);
-    }
+    const out: ImageBatch = { ...b, images: this.cropImages(b.images, o, ctx) };
+    if (b.masks) out.masks = this.cutInto(b.masks.unsqueeze(1), torch.full([n, 1, o.h, o.w], IGNORE_INDEX, { dtype: b.masks.dtype }), o).squeeze(1);
     if (b.boxes) {
       const kept = b.boxes.map((bx, i) => shiftClipFilter(bx, b.boxLabels![i], this.pad[0] - o.left[i], this.pad[2] - o.top[i], o.h, o.w, this.opts.minBoxSize ?? 1));
       out.boxes = kept.map((k) => k.boxes);
@@ -63,11 +61,33 @@ export class RandomCrop implements BatchTransform {
 
   /** Crops images only: the padded image's window at a random offset per image. */
   crop(x: Tensor, ctx: AugmentContext): Tensor {
-    const o = this.draw(x, ctx);
-    return this.cut(this.padImages(x, ctx), o);
+    return this.cropImages(x, this.draw(x, ctx), ctx);
   }
 
-  private draw(x: Tensor, ctx: AugmentContext): { top: Int32Array; left: Int32Array; h: number; w: number } {
+  private cropImages(x: Tensor, o: Window, ctx: AugmentContext): Tensor {
+    const mode = this.opts.paddingMode ?? 'constant';
+    if (mode !== 'constant') return this.cut(this.padImages(x, ctx), o);
+    // Constant padding: the output starts as the fill and each image copies in only the part of its window inside the image.
+    const [n, c] = x.shape;
+    const fill = torch.tensor(normalisedFill(this.opts.fill ?? 0, ctx, c), { dtype: 'float32' }).reshape(1, c, 1, 1).to({ dtype: x.dtype });
+    return this.cutInto(x, fill.expand(n, c, o.h, o.w).contiguous(), o);
+  }
+
+  /** Copies each image's window (in padded coordinates) from the unpadded x [N,C,H,W] into out [N,C,h,w]; the rest of out is left as it is. */
+  private cutInto(x: Tensor, out: Tensor, o: Window): Tensor {
+    const [n, , h0, w0] = x.shape;
+    const [l, , t] = this.pad;
+    for (let i = 0; i < n; i++) {
+      const r0 = Math.max(o.top[i], t), r1 = Math.min(o.top[i] + o.h, t + h0);
+      const c0 = Math.max(o.left[i], l), c1 = Math.min(o.left[i] + o.w, l + w0);
+      if (r1 <= r0 || c1 <= c0) continue;
+      out.select(0, i).narrow(1, r0 - o.top[i], r1 - r0).narrow(2, c0 - o.left[i], c1 - c0)
+        .copy_(x.select(0, i).narrow(1, r0 - t, r1 - r0).narrow(2, c0 - l, c1 - c0));
+    }
+    return out;
+  }
+
+  private draw(x: Tensor, ctx: AugmentContext): Window {
     const [n, , h0, w0] = x.shape;
     const s = this.opts.size;
     const [h, w] = s === undefined ? [h0, w0] : typeof s === 'number' ? [s, s] : s;
@@ -99,7 +119,7 @@ export class RandomCrop implements BatchTransform {
   }
 
   /** Each padded image's window [top, top+h) × [left, left+w) as a view, then one stack: a single copy of the output. */
-  private cut(xp: Tensor, o: { top: Int32Array; left: Int32Array; h: number; w: number }): Tensor {
+  private cut(xp: Tensor, o: Window): Tensor {
     const n = xp.shape[0];
     const views: Tensor[] = [];
     for (let i = 0; i < n; i++) views.push(xp.select(0, i).narrow(1, o.top[i], o.h).narrow(2, o.left[i], o.w));

@@ -7,8 +7,9 @@
 // timm (and torchvision used after Normalize), it works on normalised tensors:
 // mode 'const' fills with `value` (0 = the mean colour), 'rand' with one normal
 // draw per channel, 'pixel' with per-pixel normal noise. The rectangles are
-// drawn in JS (a few numbers per image) and applied as one mask per rectangle
-// index over the whole batch. Like mmdet's RandomErasing, masks become 255
+// drawn in JS (a few numbers per image) and filled in place on a copy of the
+// batch, rectangle by rectangle (no full-batch masks: at 224×224 that is the
+// difference between touching the rectangles and touching every pixel). Like mmdet's RandomErasing, masks become 255
 // (ignore) where erased and boxes more than `boxErasedThr` (0.9) erased are
 // dropped with their labels.
 import * as torch from '../../torch/index.js';
@@ -115,22 +116,29 @@ export class RandomErasing implements BatchTransform {
     return this.fill(x, sampleErasingRects(n, h, w, this.opts, rng));
   }
 
+  /** A copy of x with each rectangle filled in place: the work outside the rectangles is one copy of the batch. */
   private fill(x: Tensor, rects: Rects[]): Tensor {
-    const [n, c, h, w] = x.shape;
+    if (rects.length === 0) return x;
+    const [n, c] = x.shape;
     const o = this.opts;
-    for (const r of rects) {
-      const mask = rectMask(r, h, w);
-      let fill: Tensor;
-      if (o.mode === 'pixel') fill = torch.randn(x.shape, { dtype: x.dtype });
-      else if (o.mode === 'rand') fill = torch.randn([n, c, 1, 1], { dtype: x.dtype });
-      else {
-        const v = typeof o.value === 'number' ? [o.value] : o.value;
-        if (v.length !== 1 && v.length !== c) throw new RangeError(`RandomErasing: value must be one number or ${c} (one per channel), got ${v.length}`);
-        fill = torch.tensor(v, { dtype: 'float32' }).reshape(1, v.length, 1, 1).to({ dtype: x.dtype });
-      }
-      x = torch.where(mask, fill, x);
+    let value: Tensor | null = null;
+    if (o.mode === 'const') {
+      const v = typeof o.value === 'number' ? [o.value] : o.value;
+      if (v.length !== 1 && v.length !== c) throw new RangeError(`RandomErasing: value must be one number or ${c} (one per channel), got ${v.length}`);
+      value = torch.tensor(v, { dtype: 'float32' }).reshape(v.length, 1, 1).to({ dtype: x.dtype });
     }
-    return x;
+    const out = x.clone();
+    for (const r of rects) {
+      for (let i = 0; i < n; i++) {
+        const eh = r.bottom[i] - r.top[i], ew = r.right[i] - r.left[i];
+        if (eh <= 0 || ew <= 0) continue;
+        const region = out.select(0, i).narrow(1, r.top[i], eh).narrow(2, r.left[i], ew);
+        if (o.mode === 'pixel') region.copy_(torch.randn([c, eh, ew], { dtype: x.dtype }));
+        else if (o.mode === 'rand') region.copy_(torch.randn([c, 1, 1], { dtype: x.dtype }).expand(c, eh, ew));
+        else region.copy_(value!.expand(c, eh, ew));
+      }
+    }
+    return out;
   }
 }
 

@@ -1,6 +1,6 @@
 // RandomFlip on a whole batch [N,C,H,W] (mmdet `RandomFlip` names): each image
-// flips with probability `prob`, drawn from the seeded JS generator; one flip of
-// the batch and a where(), no per-pixel loops. 'diagonal' flips both axes
+// flips with probability `prob`, drawn from the seeded JS generator; the chosen
+// images are gathered, flipped and copied back (index_copy), no per-pixel loops. 'diagonal' flips both axes
 // (mmdet's meaning). Masks flip with the pixels; boxes map x to W − x (and/or
 // y to H − y). Class labels are unchanged.
 import * as torch from '../../torch/index.js';
@@ -22,13 +22,16 @@ function drawFlips(n: number, p: number, direction: FlipDirection, rng: Rng): Ui
   return pick;
 }
 
-/** Flips the images [N,C,H,W] (or masks [N,H,W]) where pick[i] is set. */
+/** Flips the images [N,C,H,W] (or masks [N,H,W]) where pick[i] is set: only those are read, flipped and copied back into a copy of x. */
 function flipWhere(x: Tensor, pick: Uint8Array, direction: FlipDirection): Tensor {
-  if (!pick.some((v) => v === 1)) return x;
-  const n = x.shape[0];
+  const idx: number[] = [];
+  pick.forEach((v, i) => { if (v) idx.push(i); });
+  if (idx.length === 0) return x;
   const shift = 4 - x.ndim; // masks have no channel dimension
-  const sel = torch.tensor(pick).bool().reshape([n, ...new Array(x.ndim - 1).fill(1)]);
-  return torch.where(sel, x.flip(DIMS[direction].map((d) => d - shift)), x);
+  const dims = DIMS[direction].map((d) => d - shift);
+  if (idx.length === x.shape[0]) return x.flip(dims);
+  const it = torch.tensor(Int32Array.from(idx)).long();
+  return torch.ops.callOp('aten::index_copy', x, 0, it, x.indexSelect(0, it).flip(dims));
 }
 
 export function randomFlip(x: Tensor, p: number, direction: FlipDirection, rng: Rng): Tensor {
