@@ -4,8 +4,9 @@
 // (Zhong et al. 2020: p 0.5, noise fill), no weight decay on norms and biases
 // (bag of tricks, He et al. 2019), and SWA over the last quarter (Izmailov et
 // al. 2018) at the lr the cosine ends on, with BatchNorm statistics recomputed;
-// the final model is also scored with horizontal-flip TTA (metrics.ttaAccuracy). bf16 autocast where the CPU
-// has it, channels-last layout. Each trick is one key: delete it to ablate it.
+// the final model is also scored with horizontal-flip TTA (metrics.ttaAccuracy).
+// bf16 autocast where the CPU has it, channels-last layout. Each trick is one
+// key or pipeline entry: delete it (or --set key=null) to ablate it.
 //   arsenal train configs/fashion-mnist/tricks.ts
 import type { Config } from '../../src/engine/config.js';
 
