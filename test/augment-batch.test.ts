@@ -16,6 +16,7 @@ import { BatchPipeline } from '../src/augment/batch/pipeline.js';
 import type { AugmentContext } from '../src/augment/batch/types.js';
 import { validateConfig } from '../src/engine/config.js';
 import { Rng } from '../src/data/rng.js';
+import { frame } from './helpers/frame.js';
 
 const ctx = (seed: number, numClasses = 10, mean = [0.5], std = [0.5]): AugmentContext => ({ rng: new Rng(seed), mean, std, numClasses });
 
@@ -209,21 +210,13 @@ function scene(n: number, h: number, w: number, rng: Rng) {
   return { images, masks, boxes, boxLabels };
 }
 
-/** The box framing the pixels of value v in image i ([] when none). */
-function frame(images: Tensor, i: number, v: number): number[] {
-  const m = images.index(i, 0).eq(v);
-  const rows = m.any(1).nonzero().reshape(-1).toArray() as number[];
-  const cols = m.any(0).nonzero().reshape(-1).toArray() as number[];
-  return rows.length ? [cols[0], rows[0], cols[cols.length - 1] + 1, rows[rows.length - 1] + 1] : [];
-}
-
 test('RandomFlip with boxes and masks: boxes and masks move with the pixels; flipping twice is the identity', () => {
   for (const direction of ['horizontal', 'vertical', 'diagonal'] as const) {
     const b = scene(6, 12, 16, new Rng(2));
     const t = new RandomFlip({ prob: 1, direction });
     const f = t.apply(b, ctx(1));
     for (let i = 0; i < 6; i++) {
-      assert.deepEqual(f.boxes![i].reshape(-1).toArray(), frame(f.images, i, 10 + i), `${direction} image ${i}`);
+      assert.deepEqual(f.boxes![i].reshape(-1).toArray(), frame(f.images.index(i, 0), 10 + i), `${direction} image ${i}`);
       assert.ok(f.masks!.index(i).eq(1).equal(f.images.index(i, 0).eq(10 + i)), 'mask follows the pixels');
     }
     const back = t.apply(f, ctx(1));
@@ -242,7 +235,7 @@ test('RandomCrop with boxes and masks: boxes frame the same pixels, masks follow
     const padded = img.eq(-1); // fill 0 in pixel units is (0 − 0.5) / 0.5
     assert.ok(mask.eq(255).equal(padded), `image ${i}: ignore exactly on the padding`);
     assert.ok(mask.eq(1).equal(img.eq(10 + i)), `image ${i}: mask follows the pixels`);
-    const seen = frame(out.images, i, 10 + i);
+    const seen = frame(out.images.index(i, 0), 10 + i);
     const full = (b.boxes[i].reshape(-1).toArray() as number[]);
     if (out.boxes![i].shape[0] === 0) { dropped++; assert.ok(seen.length === 0 || seen[2] - seen[0] < 1 || seen[3] - seen[1] < 1); continue; }
     assert.deepEqual(out.boxes![i].reshape(-1).toArray(), seen, `image ${i}: the box frames its pixels`);

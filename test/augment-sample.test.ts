@@ -11,6 +11,7 @@ import { YoloxMixUp } from '../src/augment/sample/yolox_mixup.js';
 import { MultiImageMixDataset, collate } from '../src/augment/sample/multi_image.js';
 import type { Sample } from '../src/augment/sample/types.js';
 import { Rng } from '../src/data/rng.js';
+import { frame } from './helpers/frame.js';
 
 /** A sample of h×w: noise in [0, 1), one rectangle of value v (box label k, mask class k + 1). */
 function sample(h: number, w: number, rect: [number, number, number, number], v: number, k: number): Sample {
@@ -20,13 +21,6 @@ function sample(h: number, w: number, rect: [number, number, number, number], v:
   const mask = torch.zeros([h, w], { dtype: 'int64' });
   mask.index(`${y0}:${y1}`, `${x0}:${x1}`).fill_(k + 1);
   return { image, mask, boxes: torch.tensor([rect], { dtype: 'float32' }), boxLabels: torch.tensor([k]) };
-}
-
-function frame(image: Tensor, v: number): number[] {
-  const m = image.index(0).eq(v);
-  const rows = m.any(1).nonzero().reshape(-1).toArray() as number[];
-  const cols = m.any(0).nonzero().reshape(-1).toArray() as number[];
-  return rows.length ? [cols[0], rows[0], cols[cols.length - 1] + 1, rows[rows.length - 1] + 1] : [];
 }
 
 test('Mosaic: a 2H×2W canvas; each box lies inside it and frames exactly its source pixels; masks follow; same seed, same mosaic', () => {
@@ -41,7 +35,7 @@ test('Mosaic: a 2H×2W canvas; each box lies inside it and frames exactly its so
     const boxes = out.boxes!.toArray() as number[][];
     const labels = out.boxLabels!.toArray() as number[];
     for (let k = 0; k < 4; k++) {
-      const seen = frame(out.image, 10 + k);
+      const seen = frame(out.image.index(0), 10 + k);
       const i = labels.indexOf(k);
       if (i < 0) { clippedOrDropped++; assert.ok(seen.length === 0, `seed ${seed}: box ${k} dropped but its pixels are visible`); continue; }
       const [x1, y1, x2, y2] = boxes[i];
@@ -85,7 +79,7 @@ test('YoloxMixUp: a 0.5/0.5 blend keeping both box sets; the partner flips with 
     const expected = flipRatio ? [W - 15, 2, W - 9, 7] : [9, 2, 15, 7];
     assert.deepEqual(out.boxLabels!.toArray(), [0, 3]);
     assert.deepEqual(out.boxes!.toArray(), [[1, 1, 5, 5], expected]);
-    assert.deepEqual(frame(out.image, 20), expected, 'the partner pixels, blended at 0.5, lie under the partner box');
+    assert.deepEqual(frame(out.image.index(0), 20), expected, 'the partner pixels, blended at 0.5, lie under the partner box');
   }
   assert.throws(() => new YoloxMixUp({ imgScale: [H, W] }).apply([{ ...zeros(), mask: torch.zeros([H, W], { dtype: 'int64' }) }, partner()], new Rng(1)), /no class mask/);
 });

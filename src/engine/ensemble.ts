@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/tensor.js';
 import type { Config } from './config.js';
-import { loadForEvaluation, scoreLogits } from './evaluate.js';
+import { loadForEvaluation } from './evaluate.js';
+import { scoreLogits } from '../metrics/classification.js';
 import { ensembleProbs, type EnsembleMerge } from '../infer/ensemble.js';
 
 export interface Member { cfg: Config; config: string; checkpoint: string }

@@ -3,11 +3,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
-import * as F from '../torch/functional.js';
-import type { Tensor } from '../torch/tensor.js';
 import { Trainer, type TrainResult } from './trainer.js';
-import { ClassificationMeter } from '../metrics/classification.js';
-import { TTA } from '../infer/tta.js';
+import { scoreLogits } from '../metrics/classification.js';
+import { buildViews } from '../infer/tta.js';
 import type { Config } from './config.js';
 
 /** A trainer set up for evaluation with the weights of `weightsFile` loaded (errors name the file). */
@@ -26,13 +24,6 @@ export async function loadForEvaluation(cfg: Config, weightsFile: string, workDi
   return trainer;
 }
 
-/** Accuracy, balanced accuracy and loss of logits (or log-probabilities) against labels. */
-export function scoreLogits(logits: Tensor, labels: Tensor, numClasses: number): { accuracy: number; balancedAccuracy: number; loss: number } {
-  const meter = new ClassificationMeter(numClasses);
-  torch.noGrad(() => torch.scope(() => meter.update(logits, labels, F.crossEntropy(logits, labels).item())));
-  return meter.summary();
-}
-
 export async function evaluateCheckpoint(cfg: Config, weightsFile: string, workDir: string, opts: { tta?: boolean } = {}): Promise<TrainResult> {
   const t0 = performance.now();
   const trainer = await loadForEvaluation(cfg, weightsFile, workDir);
@@ -48,7 +39,7 @@ export async function evaluateCheckpoint(cfg: Config, weightsFile: string, workD
   // Its own file: the training run's metrics.json in the same work dir stays as it was.
   torch.safetensors.writeAtomic(join(workDir, 'test_metrics.json'), JSON.stringify(result, null, 2) + '\n');
   if (tta) (result as TrainResult & { tta?: unknown }).tta = tta;
-  console.log(`test accuracy ${(100 * m.accuracy).toFixed(2)}% (balanced ${(100 * m.balancedAccuracy).toFixed(2)}%), loss ${m.loss.toFixed(4)}${tta ? ` with TTA (${new TTA(() => torch.zeros(1), tta).views.map((v) => v.name).join(', ')}; merge ${tta.merge ?? 'mean'})` : ''} — ${weightsFile}`);
+  console.log(`test accuracy ${(100 * m.accuracy).toFixed(2)}% (balanced ${(100 * m.balancedAccuracy).toFixed(2)}%), loss ${m.loss.toFixed(4)}${tta ? ` with TTA (${buildViews(tta).map((v) => v.name).join(', ')}; merge ${tta.merge ?? 'mean'})` : ''} — ${weightsFile}`);
   return result;
 }
 

@@ -29,8 +29,8 @@ export function buildLoss(l: LossConfig, counts: number[], classes: string[]): C
   const weight = cw ? torch.tensor(cw, { dtype: 'float32' }).keep() : null;
   // Label smoothing for focal (cross-entropy smooths inside F.crossEntropy): y(1 − ε) + ε/K on soft targets.
   const smooth = (y: Tensor) => {
-    const soft = y.ndim === 1 ? F.oneHot(y, k).float() : y;
-    return ls > 0 ? soft.mul(1 - ls).add(ls / k) : y;
+    if (ls === 0) return y;
+    return (y.ndim === 1 ? F.oneHot(y, k).float() : y).mul(1 - ls).add(ls / k);
   };
   const terms = (l.terms ?? [{ type: 'CrossEntropyLoss' as const }]).map((t) => ({
     name: t.name ?? t.type,

@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import * as torch from '../torch/index.js';
+import * as F from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
 import { Rng } from '../data/rng.js';
 import { DataLoader, Subset, TensorDataset, type Dataset } from '../data/index.js';
@@ -112,7 +113,7 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     const right = keep.length ? torch.scope(() => hard.eq(poolTruth.indexSelect(0, keepT)).float().mean().item()) : null;
     const imgs = await gather(pool, keep);
     const images = torch.scope(() => torch.cat([labelled.images, imgs.images], 0).keep());
-    const labels = torch.scope(() => (o.soft ? torch.cat([labelledSoft(labelled.labels, k), chosen], 0) : torch.cat([labelled.labels, hard], 0)).keep());
+    const labels = torch.scope(() => (o.soft ? torch.cat([F.oneHot(labelled.labels, k).float(), chosen], 0) : torch.cat([labelled.labels, hard], 0)).keep());
     torch.dispose([imgs.images, imgs.labels, probs, chosen, hard, keepT]);
     log(`round ${round}: kept ${keep.length} pseudo-labels (${right === null ? '—' : `${(100 * right).toFixed(1)}% right`}), ${o.soft ? 'soft' : 'hard'} labels`);
     const student = await fit(`student_${round}`, new TensorDataset(images, labels, full.classes));
@@ -121,10 +122,6 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   }
   report(rows, o.workDir);
   return rows;
-}
-
-function labelledSoft(labels: Tensor, k: number): Tensor {
-  return torch.ops.callOp('aten::one_hot', labels, k).float();
 }
 
 function report(rows: RoundRow[], workDir: string): void {

@@ -8,7 +8,6 @@ import { mkdirSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/tensor.js';
-import * as F from '../torch/functional.js';
 import type { Module } from '../nn/module.js';
 import { Optimizer, type ParamsArg } from '../optim/optimizer.js';
 import { SGD } from '../optim/sgd.js';
@@ -20,12 +19,12 @@ import { AveragedModel, SWALR, beginBnRecompute } from '../optim/swa.js';
 import { ModelEma } from '../optim/ema.js';
 import { DataLoader, Rng, type Dataset, type Batch } from '../data/index.js';
 import { buildModel, loadPretrained } from '../models/index.js';
-import { ClassificationMeter } from '../metrics/classification.js';
+import { scoreLogits } from '../metrics/classification.js';
 import { BatchPipeline } from '../augment/batch/pipeline.js';
 import type { AugmentContext, ImageBatch } from '../augment/batch/types.js';
 import { buildDatasets } from './datasets.js';
 import { type Config, lossOptions } from './config.js';
-import { TTA, type TtaOptions } from '../infer/tta.js';
+import { TTA, buildViews, type TtaOptions } from '../infer/tta.js';
 import { buildLoss, type ClassificationLoss } from './loss.js';
 import { writeCheckpoint, readCheckpoint, latestTag } from './checkpoint.js';
 import { Progress, fmt } from './progress.js';
@@ -212,10 +211,11 @@ export class Trainer {
   /** Top-1 accuracy, balanced accuracy and mean loss of a model on the test set. */
   async evaluate(model: Module = this.model, loader: DataLoader = this.testLoader): Promise<{ accuracy: number; balancedAccuracy: number; loss: number }> {
     const { logits, labels } = await this.predict(model, undefined, loader);
-    const meter = new ClassificationMeter(this.train.classes.length);
-    torch.noGrad(() => torch.scope(() => meter.update(logits, labels, F.crossEntropy(logits, labels).item())));
-    torch.dispose([logits, labels]);
-    return meter.summary();
+    try {
+      return scoreLogits(logits, labels, this.train.classes.length);
+    } finally {
+      torch.dispose([logits, labels]);
+    }
   }
 
   /**
@@ -429,13 +429,11 @@ export class Trainer {
       // The final model (SWA when there is one) with test-time augmentation as well: reported next to the single-view accuracy.
       const final = this.swaModel && this.swaModel.nAveraged > 0 ? this.swaModel.module : this.model;
       const { logits, labels } = await this.predict(final, cfg.tta);
-      const meter = new ClassificationMeter(this.train.classes.length);
-      torch.noGrad(() => torch.scope(() => meter.update(logits, labels)));
+      const t = scoreLogits(logits, labels, this.train.classes.length);
       torch.dispose([logits, labels]);
-      const t = meter.summary();
       metrics.ttaAccuracy = t.accuracy;
       metrics.ttaBalancedAccuracy = t.balancedAccuracy;
-      this.log(`with TTA (${new TTA(() => logits, cfg.tta).views.map((v) => v.name).join(', ')}): test accuracy ${(100 * t.accuracy).toFixed(2)}%`);
+      this.log(`with TTA (${buildViews(cfg.tta).map((v) => v.name).join(', ')}): test accuracy ${(100 * t.accuracy).toFixed(2)}%`);
     }
     const wallSeconds = (performance.now() - t0) / 1000;
     const result: TrainResult = {

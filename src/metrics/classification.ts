@@ -2,6 +2,7 @@
 // accuracy (mean per-class recall) and the confusion matrix.
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/tensor.js';
+import { crossEntropy } from '../torch/functional.js';
 
 export class ClassificationMeter {
   private readonly confusion: Float64Array;
@@ -48,4 +49,11 @@ export class ClassificationMeter {
   summary(): { accuracy: number; balancedAccuracy: number; loss: number } {
     return { accuracy: this.accuracy(), balancedAccuracy: this.balancedAccuracy(), loss: this.meanLoss() };
   }
+}
+
+/** Accuracy, balanced accuracy and mean cross-entropy of logits (or log-probabilities) [N,K] against labels [N]. */
+export function scoreLogits(logits: Tensor, labels: Tensor, numClasses: number): { accuracy: number; balancedAccuracy: number; loss: number } {
+  const meter = new ClassificationMeter(numClasses);
+  torch.noGrad(() => torch.scope(() => meter.update(logits, labels, crossEntropy(logits, labels).item())));
+  return meter.summary();
 }

@@ -8,7 +8,7 @@
 // is 255 = ignore). Defaults are mmdet's: centre ratio (0.5, 1.5), pad 114.
 import * as torch from '../../torch/index.js';
 import type { Rng } from '../../data/rng.js';
-import { type Sample, checkSample } from './types.js';
+import { type Sample, checkSample, checkImgScale } from './types.js';
 import { canvas, fitRatio, rescaleSample } from './resize.js';
 import { filterBoxes } from '../batch/boxes.js';
 import { IGNORE_INDEX } from '../batch/types.js';
@@ -38,9 +38,7 @@ export class Mosaic {
   readonly opts: Required<MosaicOptions>;
 
   constructor(opts: MosaicOptions) {
-    if (!opts || !Array.isArray(opts.imgScale) || opts.imgScale.length !== 2 || !opts.imgScale.every((v) => Number.isInteger(v) && v > 0)) {
-      throw new TypeError(`Mosaic: imgScale must be [H, W] in pixels, got ${JSON.stringify(opts?.imgScale)}`);
-    }
+    checkImgScale(opts?.imgScale, 'Mosaic');
     this.opts = { centerRatioRange: [0.5, 1.5], padVal: 114, prob: 1, minBoxSize: 1, ...opts };
     const [lo, hi] = this.opts.centerRatioRange;
     if (!(lo >= 0 && lo <= hi && hi <= 2)) throw new RangeError(`Mosaic: centerRatioRange must be [lo, hi] within [0, 2], got ${JSON.stringify(this.opts.centerRatioRange)}`);

@@ -27,3 +27,10 @@ export function checkSample(s: Sample, who: string): void {
   if (s.boxes && (s.boxes.ndim !== 2 || s.boxes.shape[1] !== 4)) throw new TypeError(`${who}: sample.boxes must be [M, 4] xyxy, got [${s.boxes.shape}]`);
   if (s.boxes && (s.boxLabels!.ndim !== 1 || s.boxLabels!.shape[0] !== s.boxes.shape[0])) throw new TypeError(`${who}: sample.boxLabels must be [${s.boxes.shape[0]}], got [${s.boxLabels!.shape}]`);
 }
+
+/** Checks a multi-sample transform's imgScale: [H, W] positive integers. */
+export function checkImgScale(v: unknown, who: string): void {
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => Number.isInteger(x) && x > 0)) {
+    throw new TypeError(`${who}: imgScale must be [H, W] in pixels, got ${JSON.stringify(v)}`);
+  }
+}

@@ -9,7 +9,7 @@
 import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import type { Rng } from '../../data/rng.js';
-import { type Sample, checkSample } from './types.js';
+import { type Sample, checkSample, checkImgScale } from './types.js';
 import { canvas, fitRatio, resizeImage } from './resize.js';
 import { filterBoxes, flipBoxes } from '../batch/boxes.js';
 import { arr, num, obj, oneOf, opt, range } from '../../engine/schema.js';
@@ -39,9 +39,7 @@ export class YoloxMixUp {
   readonly opts: Required<YoloxMixUpOptions>;
 
   constructor(opts: YoloxMixUpOptions) {
-    if (!opts || !Array.isArray(opts.imgScale) || opts.imgScale.length !== 2 || !opts.imgScale.every((v) => Number.isInteger(v) && v > 0)) {
-      throw new TypeError(`YoloxMixUp: imgScale must be [H, W] in pixels, got ${JSON.stringify(opts?.imgScale)}`);
-    }
+    checkImgScale(opts?.imgScale, 'YoloxMixUp');
     this.opts = { ratioRange: [0.5, 1.5], flipRatio: 0.5, padVal: 114, prob: 1, minBoxSize: 1, ...opts };
   }
 
