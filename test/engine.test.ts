@@ -125,6 +125,25 @@ test('a swa.start past the last epoch is refused', async () => {
   assert.ok(existsSync);
 });
 
+test('GradNorm weighting trains (balanced at fc.weight), logs its weights and resumes bit for bit', async () => {
+  const cfg = (): Config => ({
+    ...tiny(),
+    data: { ...tiny().data, trainSubset: 128 },
+    augment: { train: [{ type: 'RandomFlip', prob: 0.5 }] },
+    loss: { weighting: 'gradnorm', terms: [{ type: 'CrossEntropyLoss' }, { type: 'FocalLoss', weight: 0.5, gamma: 2 }] },
+    swa: undefined, ema: undefined, train: { ...tiny().train, epochs: 2 },
+  });
+  const a = tmp(), b = tmp();
+  await new Trainer(cfg(), { workDir: a, quiet: true }).fit();
+  await new Trainer(cfg(), { workDir: b, quiet: true, stopAfterEpoch: 1 }).fit();
+  await new Trainer(cfg(), { workDir: b, quiet: true, resume: true }).fit();
+  assert.ok(bytes(a, 'epoch_2.safetensors').equals(bytes(b, 'epoch_2.safetensors')), 'resume differs with GradNorm weighting');
+  const epochs = readFileSync(join(a, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.trainLoss !== undefined);
+  const w = epochs[1].lossWeights;
+  assert.ok(w.CrossEntropyLoss !== 1 && Math.abs(w.CrossEntropyLoss + w.FocalLoss / 0.5 - 2) < 1e-9, `λ moved and sums to 2: ${JSON.stringify(w)}`);
+  await assert.rejects(new Trainer({ ...cfg(), loss: { ...(cfg().loss as object), gradNorm: { parameter: 'fc.wieght' } } }, { workDir: tmp(), quiet: true }).fit(), /loss\.gradNorm\.parameter 'fc\.wieght' is not a parameter of resnet18 \(e\.g\. .*fc\.weight\)/);
+});
+
 test('loss terms, class weights and uncertainty weighting train, log each term and resume bit for bit; long-tailed data', async () => {
   const cfg = (): Config => ({
     ...tiny(),
@@ -150,6 +169,7 @@ test('loss terms, class weights and uncertainty weighting train, log each term a
   const bad = (l: unknown) => () => validateConfig({ ...tiny(), loss: l });
   assert.throws(bad({ classWeight: 'inverse-log' }), /config\.loss\.classWeight: expected one of "inverse", "inverse-sqrt", "median-frequency", "effective-number"/);
   assert.throws(bad([{ type: 'DiceLos' }]), /config\.loss\[0\]\.type: expected one of "CrossEntropyLoss", "FocalLoss", "DiceLoss"/);
-  assert.throws(bad({ weighting: 'gradnorm' }), /config\.loss\.weighting: expected one of "fixed", "uncertainty", "dwa"/);
+  assert.throws(bad({ weighting: 'grad-norm' }), /config\.loss\.weighting: expected one of "fixed", "uncertainty", "dwa", "gradnorm"/);
+  assert.throws(bad({ weighting: 'gradnorm', gradNorm: { alpha: -1 } }), /config\.loss\.gradNorm\.alpha/);
   validateConfig({ ...tiny(), loss: [{ type: 'FocalLoss', weight: 1 }, { type: 'DiceLoss', weight: 0.5 }] });
 });

@@ -164,3 +164,82 @@ test('DWA weights follow λ_i = K·exp(r_i/T) / Σ exp(r_j/T) from the last two 
   assert.ok(Math.abs(ml.weights().a - la) < 1e-12 && Math.abs(ml.weights().b - 2 * lb) < 1e-12);
   assert.throws(() => new MultiLoss([{ name: 'a', fn: () => torch.tensor(1) }, { name: 'a', fn: () => torch.tensor(1) }]), /unique/);
 });
+
+test('GradNorm: one step follows Algorithm 1 of Chen et al. 2018 (gradient norms, targets, Adam on the weights, Σλ = K)', () => {
+  // L_a = 3·ΣW + offA and L_b = 0.5·ΣW with W = 1⁴: ‖∇_W L_a‖ = 6, ‖∇_W L_b‖ = 1 whatever the offset.
+  const w = nn.parameter(torch.ones(4));
+  let offA = 0;
+  const ml = new MultiLoss<[]>([{ name: 'a', fn: () => w.sum().mul(3).add(offA) }, { name: 'b', fn: () => w.sum().mul(0.5) }], { weighting: 'gradnorm', gradNorm: { alpha: 1.5 } });
+  assert.throws(() => ml.forward(), /needs setSharedParameters/);
+  ml.setSharedParameters([w]);
+  // Step 1: λ = (1, 1) weighs the loss; r = 1, Ḡ = 3.5, ∂/∂λ = (sign(6 − 3.5)·6, sign(1 − 3.5)·1) = (6, −1);
+  // Adam's first step moves each λ by lr·sign = 0.025; the sum stays 2.
+  let r = ml.forward();
+  assert.ok(Math.abs(r.total.item() - (12 + 2)) < 1e-6);
+  assert.ok(Math.abs(ml.weights().a - 0.975) < 1e-9 && Math.abs(ml.weights().b - 1.025) < 1e-9, JSON.stringify(ml.weights()));
+  // Step 2, same losses: λ = (0.975, 1.025) weighs the loss, G = (5.85, 1.025), the same signs: Adam moves 0.025 again.
+  r = ml.forward();
+  assert.ok(Math.abs(r.total.item() - (0.975 * 12 + 1.025 * 2)) < 1e-5);
+  assert.ok(Math.abs(ml.weights().a - 0.95) < 1e-9 && Math.abs(ml.weights().b - 1.05) < 1e-9);
+  // The restoring force: a task whose loss fell (L_a from 12 to 6, r = (2/3, 4/3)) gets a lower target, so with equal
+  // gradient norms its weight falls and the slow task's rises (α 1.5), while with α = 0 equal norms are already balanced.
+  const balanced = (alpha: number) => {
+    const v = nn.parameter(torch.ones(4));
+    let off = 0;
+    const m = new MultiLoss<[]>([{ name: 'a', fn: () => v.sum().mul(3).add(off) }, { name: 'b', fn: () => v.sum().mul(3) }], { weighting: 'gradnorm', gradNorm: { alpha } });
+    m.setSharedParameters([v]);
+    m.forward();
+    const after1 = m.weights();
+    off = -6;
+    m.forward();
+    return [after1, m.weights()];
+  };
+  const [one, two] = balanced(1.5);
+  assert.deepEqual(one, { a: 1, b: 1 }, 'equal norms, equal rates: G_i = Ḡ, no move (sign 0)');
+  assert.ok(two.a < 1 && two.b > 1 && Math.abs(two.a + two.b - 2) < 1e-12, JSON.stringify(two));
+  assert.deepEqual(balanced(0)[1], { a: 1, b: 1 });
+  // Without gradient (evaluation) the weights stay; the state round-trips.
+  const st = ml.stateDict();
+  torch.noGrad(() => ml.forward());
+  assert.deepEqual(ml.stateDict(), st);
+  const copy = new MultiLoss<[]>([{ name: 'a', fn: () => w.sum() }, { name: 'b', fn: () => w.sum() }], { weighting: 'gradnorm' });
+  copy.loadStateDict(st);
+  assert.deepEqual(copy.weights(), ml.weights());
+  assert.throws(() => copy.loadStateDict({ ...st, gradNorm: { ...st.gradNorm, weights: [1] } }), /gradNorm must be/);
+  assert.throws(() => new MultiLoss([{ name: 'a', fn: () => w.sum() }], { weighting: 'gradnorm', gradNorm: { lr: 0 } }), /gradNorm\.lr must be > 0/);
+});
+
+test('GradNorm with α = 0 equalises the gradient norms of two tasks at the shared layer', () => {
+  torch.manualSeed(0);
+  const x = torch.randn(256, 8);
+  const shared = nn.parameter(torch.randn(16, 8).mul(0.3));
+  const heads = nn.parameter(torch.randn(2, 16).mul(0.3));
+  const t = x.matmul(torch.randn(8, 2)).mul(torch.tensor([[1, 10]]).float()); // task b's targets 10× larger: ~10× the gradient
+  const pred = () => x.matmul(shared.t()).tanh().matmul(heads.t());
+  const ml = new MultiLoss<[Tensor]>([
+    { name: 'a', fn: (p) => F.mseLoss(p.index(':', 0), t.index(':', 0)) },
+    { name: 'b', fn: (p) => F.mseLoss(p.index(':', 1), t.index(':', 1)) },
+  ], { weighting: 'gradnorm', gradNorm: { alpha: 0, lr: 0.01 } });
+  ml.setSharedParameters([shared]);
+  const norms = () => torch.scope(() => {
+    const p = pred();
+    return ['a', 'b'].map((n, i) => {
+      const l = ml.terms[i].fn(p).mul(ml.weights()[n]);
+      return (torch.autograd.grad(l, [shared], { retainGraph: true })[0]!).pow(2).sum().sqrt().item();
+    });
+  });
+  const [a0, b0] = norms();
+  assert.ok(b0 / a0 > 3, `before: ${a0} vs ${b0}`);
+  const opt = new optim.SGD([shared, heads], { lr: 0.001 });
+  for (let i = 0; i < 300; i++) {
+    torch.scope(() => {
+      const { total } = ml.forward(pred());
+      total.backward();
+      opt.step();
+      opt.zeroGrad();
+    });
+  }
+  const [a1, b1] = norms();
+  assert.ok(b1 / a1 < 1.5 && b1 / a1 > 1 / 1.5, `after: ${a1} vs ${b1}, weights ${JSON.stringify(ml.weights())}`);
+  assert.ok(ml.weights().a > ml.weights().b * 2, JSON.stringify(ml.weights()));
+});

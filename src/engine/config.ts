@@ -4,7 +4,7 @@
 import type { ParamwiseOptions } from '../optim/paramwise.js';
 import { transformCheck, type TransformConfig } from '../augment/batch/pipeline.js';
 import { CLASS_WEIGHT_METHODS, type ClassWeightMethod } from '../losses/class_weights.js';
-import type { Weighting } from '../losses/multi_loss.js';
+import { WEIGHTINGS, type Weighting } from '../losses/multi_loss.js';
 import type { TtaOptions } from '../infer/tta.js';
 import { anyOf, arr, bool, num, obj, oneOf, opt, record, req, str } from './schema.js';
 
@@ -92,8 +92,10 @@ export interface LossConfig {
   classWeightBeta?: number;
   /** The loss terms (default: one CrossEntropyLoss). */
   terms?: LossTermConfig[];
-  /** How the terms are weighted: fixed weights, uncertainty (Kendall et al. 2018) or DWA (Liu et al. 2019). */
+  /** How the terms are weighted: fixed weights, uncertainty (Kendall et al. 2018), DWA (Liu et al. 2019) or GradNorm (Chen et al. 2018). */
   weighting?: Weighting;
+  /** GradNorm: restoring force α (1.5), Adam lr of the weights (0.025), the shared parameter whose gradients are balanced (the model's last weight matrix, e.g. 'fc.weight'). */
+  gradNorm?: { alpha?: number; lr?: number; parameter?: string };
 }
 
 export interface SwaConfig {
@@ -143,7 +145,8 @@ export interface Config {
 const LOSS_TERMS = arr(obj({ type: req(oneOf('CrossEntropyLoss', 'FocalLoss', 'DiceLoss')), weight: opt(num(0)), gamma: opt(num(0)), name: opt(str) }));
 const LOSS_OPTIONS = obj({
   labelSmoothing: opt(num(0, 1)), classWeight: opt(anyOf(oneOf(...CLASS_WEIGHT_METHODS), arr(num(0)))), classWeightBeta: opt(num(0, 0.999999999)),
-  terms: opt(LOSS_TERMS), weighting: opt(oneOf('fixed', 'uncertainty', 'dwa')),
+  terms: opt(LOSS_TERMS), weighting: opt(oneOf(...WEIGHTINGS)),
+  gradNorm: opt(obj({ alpha: opt(num(0)), lr: opt(num(1e-12)), parameter: opt(str) })),
 });
 
 const SCHEMA = obj({

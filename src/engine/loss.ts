@@ -44,7 +44,7 @@ export function buildLoss(l: LossConfig, counts: number[], classes: string[]): C
           return diceLoss(logits.float(), y);
         },
   }));
-  const multi = new MultiLoss<[Tensor, Tensor]>(terms, { weighting: l.weighting ?? 'fixed' });
+  const multi = new MultiLoss<[Tensor, Tensor]>(terms, { weighting: l.weighting ?? 'fixed', gradNorm: l.gradNorm });
   const describe: string[] = [];
   if (terms.length > 1 || multi.weighting !== 'fixed' || terms[0].name !== 'CrossEntropyLoss') {
     describe.push(`loss: ${terms.map((t) => `${t.name}×${t.weight ?? 1}`).join(' + ')} (${multi.weighting} weighting)`);

@@ -129,8 +129,18 @@ export class Trainer {
     }
     if (cfg.train.channelsLast) this.model.toMemoryFormat('channelsLast');
 
-    this.loss = buildLoss(lossOptions(cfg.loss), this.train.classCounts(), this.train.classes);
+    const lossCfg = lossOptions(cfg.loss);
+    this.loss = buildLoss(lossCfg, this.train.classCounts(), this.train.classes);
     for (const line of this.loss.describe) this.log(line);
+    if (this.loss.multi.weighting === 'gradnorm') {
+      // GradNorm balances gradient norms at the last layer every term shares: the classifier's weight by default.
+      const named = [...this.model.namedParameters()];
+      const want = lossCfg.gradNorm?.parameter;
+      const found = want ? named.find(([n]) => n === want) : named.filter(([, p]) => p.ndim >= 2).at(-1);
+      if (!found) throw new TypeError(`config: loss.gradNorm.parameter '${want}' is not a parameter of ${cfg.model.name} (e.g. ${named.filter(([, p]) => p.ndim >= 2).slice(-3).map(([n]) => n).join(', ')})`);
+      this.loss.multi.setSharedParameters([found[1]]);
+      this.log(`GradNorm: gradient norms balanced at ${found[0]} (α ${lossCfg.gradNorm?.alpha ?? 1.5})`);
+    }
 
     const o = cfg.optimizer;
     // AdamW decays by 0.01 unless told otherwise (torch.optim.AdamW); the others by 0.
@@ -197,9 +207,9 @@ export class Trainer {
   }
 
   /** A training batch: normalised, then the batch augmentations of this epoch (labels may become soft targets). */
-  private augmentBatch(b: Batch, epoch: number): { x: Tensor; y: Tensor } {
+  private augmentBatch(b: Batch, epoch: number, opts: { loaderOnly?: boolean } = {}): { x: Tensor; y: Tensor } {
     let batch: ImageBatch = { images: this.normalise(b.images), labels: b.labels };
-    if (this.pipeline) batch = this.pipeline.apply(batch, this.augmentContext, epoch, this.cfg.train.epochs);
+    if (this.pipeline) batch = this.pipeline.apply(batch, this.augmentContext, epoch, this.cfg.train.epochs, opts);
     return { x: this.layout(batch.images), y: batch.labels! };
   }
 
@@ -465,7 +475,7 @@ export class Trainer {
     this.trainLoader.setEpoch(0);
     try {
       for await (const b of this.trainLoader) {
-        torch.noGrad(() => torch.scope(() => { this.forward(model, this.augmentBatch(b, this.cfg.train.epochs).x); }));
+        torch.noGrad(() => torch.scope(() => { this.forward(model, this.augmentBatch(b, this.cfg.train.epochs, { loaderOnly: true }).x); }));
         torch.dispose([b.images, b.labels]);
       }
     } finally {

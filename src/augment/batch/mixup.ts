@@ -71,6 +71,7 @@ export function cutmixBox(h: number, w: number, lam: number, o: { minmax?: [numb
 
 export class Mixup implements BatchTransform {
   readonly type = 'Mixup';
+  readonly mixesBatch = true;
   static readonly schema = obj({
     type: opt(oneOf('Mixup')), mixupAlpha: opt(num(0)), cutmixAlpha: opt(num(0)), cutmixMinMax: opt(range(num(0, 1))),
     prob: opt(num(0, 1)), switchProb: opt(num(0, 1)), mode: opt(oneOf('batch', 'pair', 'elem')), correctLam: opt(bool),

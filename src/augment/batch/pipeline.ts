@@ -57,10 +57,12 @@ export class BatchPipeline {
     return this.steps.filter((s) => epoch <= epochs - s.offLastEpochs).map((s) => s.transform);
   }
 
-  apply(batch: ImageBatch, ctx: AugmentContext, epoch = 1, epochs = Infinity): ImageBatch {
+  /** Runs the steps on in `epoch`; `loaderOnly` skips the batch-mixing ones (what a PyTorch data loader would yield). */
+  apply(batch: ImageBatch, ctx: AugmentContext, epoch = 1, epochs = Infinity, opts: { loaderOnly?: boolean } = {}): ImageBatch {
     let b = batch;
     for (const s of this.steps) {
       if (epoch > epochs - s.offLastEpochs) continue;
+      if (opts.loaderOnly && s.transform.mixesBatch) continue;
       if (s.rampEpochs > 0 && epoch < s.rampEpochs && !(ctx.rng.random() < epoch / s.rampEpochs)) continue;
       b = s.transform.apply(b, ctx);
     }

@@ -29,6 +29,12 @@ export interface AugmentContext {
 
 export interface BatchTransform {
   readonly type: string;
+  /**
+   * True for transforms that mix images of the batch with each other (MixUp,
+   * CutMix): reference code runs them in the training step, not in the data
+   * loader, so they are not part of what the loader yields (SWA's update_bn).
+   */
+  readonly mixesBatch?: boolean;
   /** Returns the transformed batch; tensors are created in the caller's scope. */
   apply(batch: ImageBatch, ctx: AugmentContext): ImageBatch;
 }
