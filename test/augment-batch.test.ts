@@ -174,6 +174,10 @@ test('BatchPipeline: same seed, same batch; steps switch off for the last N epoc
   const p = new BatchPipeline(cfgs);
   assert.deepEqual(p.active(8, 10).map((t) => t.type), ['RandomFlip', 'RandomCrop', 'RandomErasing', 'Mixup']);
   assert.deepEqual(p.active(9, 10).map((t) => t.type), ['RandomFlip', 'RandomCrop', 'RandomErasing']);
+  // loaderOnly (SWA's BatchNorm pass): what a data loader yields, without the in-step MixUp/CutMix: hard labels stay.
+  const mixOnly = new BatchPipeline([{ type: 'Mixup', mixupAlpha: 1 }]);
+  assert.ok(mixOnly.apply({ images: x, labels: y }, ctx(5), 1, 10, { loaderOnly: true }).labels!.equal(y));
+  assert.equal(mixOnly.apply({ images: x, labels: y }, ctx(5), 1, 10).labels!.ndim, 2, 'soft targets');
   // Ramped in over 4 epochs: epoch 1 runs the step on about a quarter of the batches, epoch 4 on all.
   const ramp = new BatchPipeline([{ type: 'RandomErasing', prob: 1, value: 9, rampEpochs: 4 }]);
   const share = (epoch: number) => {
