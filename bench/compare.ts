@@ -14,7 +14,7 @@
 // wait (--data-steps bf16 steps; --no-data-wait skips it).
 //
 // --malloc-tuned runs both sides with glibc malloc told to keep freed memory
-// (MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ / MALLOC_TOP_PAD_), which
+// (MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ / MALLOC_TOP_PAD_ / MALLOC_MMAP_MAX_), which
 // removes the page faults of re-touching memory handed back to the OS: a
 // diagnostic that separates allocator behaviour from kernel time.
 //
@@ -54,7 +54,7 @@ const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const root = join(here, '../..');
 const MALLOC_TUNED = args.has('malloc-tuned');
 const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(THREADS) }; // OpenMP and OpenBLAS pools alike on both sides
-if (MALLOC_TUNED) Object.assign(env, { MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(1 << 30), MALLOC_TOP_PAD_: String(64 << 20) });
+if (MALLOC_TUNED) Object.assign(env, { MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(1 << 30), MALLOC_TOP_PAD_: String(64 << 20), MALLOC_MMAP_MAX_: '0' });
 
 /** What the children said about themselves (libtorch / torch versions). */
 const seen: Record<string, unknown> = {};

@@ -13,6 +13,7 @@ import { RandomCrop } from '../src/augment/batch/crop.js';
 import { RandomErasing, sampleErasingRects } from '../src/augment/batch/erasing.js';
 import { Mixup } from '../src/augment/batch/mixup.js';
 import { BatchPipeline } from '../src/augment/batch/pipeline.js';
+import { chunkImages } from '../src/augment/batch/chunked.js';
 import type { AugmentContext } from '../src/augment/batch/types.js';
 import { validateConfig } from '../src/engine/config.js';
 import { Rng } from '../src/data/rng.js';
@@ -275,4 +276,46 @@ test('CutMix for segmentation pastes the partner mask with its pixels; MixUp wit
   assert.ok(torch.where(fromPartner, true, out.masks!.eq(b.masks)).all().item(), 'the rest keeps its own mask');
   assert.throws(() => new Mixup({ mixupAlpha: 1 }).apply({ images: b.images, masks: b.masks }, ctx(3)), /MixUp blend has no class mask/);
   assert.throws(() => new Mixup({ cutmixAlpha: 1 }).apply({ images: b.images, boxes: b.boxes, boxLabels: b.boxLabels }, ctx(3)), /boxes cannot be mixed/);
+});
+
+test('large images: per-image steps run chunk by chunk, with the same guarantees and the same result as each chunk transformed whole', () => {
+  // 40 × 1×256×256 floats = 10 MB: chunks of 8 images (2 MB).
+  const n = 40;
+  const b = scene(n, 256, 256, new Rng(9));
+  assert.equal(chunkImages(b.images), 8);
+  assert.equal(chunkImages(torch.zeros(128, 1, 28, 28)), 0, 'Fashion-MNIST batches run whole');
+  const geo = [{ type: 'RandomFlip', prob: 0.5 }, { type: 'RandomCrop', padding: 6 }];
+  const out = new BatchPipeline(geo).apply(b, ctx(4));
+  assert.deepEqual(out.images.shape, [n, 1, 256, 256]);
+  let flipped = 0;
+  for (let i = 0; i < n; i++) {
+    const img = out.images.index(i, 0), mask = out.masks!.index(i);
+    assert.ok(mask.eq(1).equal(img.eq(10 + i)), `image ${i}: mask follows the pixels`);
+    assert.ok(mask.eq(255).equal(img.eq(-1)), `image ${i}: ignore exactly on the padding`);
+    assert.deepEqual(out.boxes![i].reshape(-1).toArray(), frame(img, 10 + i), `image ${i}: the box frames its pixels`);
+    assert.deepEqual(out.boxLabels![i].toArray(), out.boxes![i].shape[0] ? [i] : []);
+    const src = (b.boxes[i].reshape(-1).toArray() as number[]), now = out.boxes![i].reshape(-1).toArray() as number[];
+    if (Math.abs((now[0] + now[2]) / 2 - 128) > 10 && Math.sign((now[0] + now[2]) / 2 - 128) !== Math.sign((src[0] + src[2]) / 2 - 128)) flipped++;
+  }
+  assert.ok(flipped > 5 && flipped < 35, `about half the images flipped: ${flipped}`);
+  // The same draws, chunk by chunk by hand: flip, crop and noise erasing on images 0-7, then 8-15, ...
+  const all = [...geo, { type: 'RandomErasing', prob: 1, mode: 'pixel' }];
+  torch.manualSeed(3);
+  const chunked = new BatchPipeline(all).apply({ images: b.images, labels: torch.arange(0, n, 1) }, ctx(5));
+  torch.manualSeed(3);
+  const c = ctx(5), steps = new BatchPipeline(all).steps.map((s) => s.transform);
+  const parts = [];
+  for (let s = 0; s < n; s += 8) {
+    let part = { images: b.images.narrow(0, s, 8), labels: torch.arange(s, s + 8, 1) };
+    for (const t of steps) part = t.apply(part, c) as typeof part;
+    parts.push(part);
+  }
+  assert.ok(chunked.images.equal(torch.cat(parts.map((p) => p.images), 0)), 'chunks assembled in order');
+  assert.ok(chunked.labels!.equal(torch.arange(0, n, 1)));
+  // A batch-mixing step between per-image ones sees the whole batch: the partner of image 0 is image 39.
+  const mixed = new BatchPipeline([{ type: 'RandomFlip', prob: 0 }, { type: 'Mixup', mixupAlpha: 0, cutmixAlpha: 1, mode: 'elem' }, { type: 'RandomErasing', prob: 0 }])
+    .apply({ images: b.images, labels: torch.arange(0, n, 1).remainder(10) }, ctx(6));
+  assert.deepEqual(mixed.labels!.shape, [n, 10]);
+  const lab = mixed.labels!.index(0).toArray() as number[];
+  assert.ok(lab[0] > 0 && Math.abs(lab.reduce((a, v) => a + v, 0) - 1) < 1e-6, `soft target of image 0: ${lab}`);
 });

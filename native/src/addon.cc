@@ -57,7 +57,10 @@ c10::ScalarType scalarTypeArg(const Napi::Value& v, const char* what) {
 // kernel after every step: glibc's defaults unmap blocks above its mmap
 // threshold and trim the heap, so each training step page-faults its
 // activations back in (~15% of a small CNN's step, measured in bench/).
-// ARSENAL_MALLOC_DEFAULTS=1 keeps glibc's defaults.
+// glibc caps the mmap threshold at 32 MB, so blocks above it (a 128 × 3×224×224
+// float batch is 77 MB) would still be mapped and faulted in afresh each time:
+// M_MMAP_MAX 0 serves them from the heap too (glibc still maps when the heap
+// cannot grow). ARSENAL_MALLOC_DEFAULTS=1 keeps glibc's defaults.
 static void tuneMalloc() {
   static bool done = false;
   if (done) return;
@@ -67,6 +70,7 @@ static void tuneMalloc() {
 #ifdef __GLIBC__
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_MMAP_MAX, 0);
 #endif
 }
 

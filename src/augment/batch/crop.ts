@@ -13,6 +13,9 @@ import { type AugmentContext, type BatchTransform, type ImageBatch, IGNORE_INDEX
 import { checkBoxes, shiftClipFilter } from './boxes.js';
 import { anyOf, arr, num, obj, oneOf, opt } from '../../engine/schema.js';
 
+/** Output elements per image from which only the strips around the copied window are filled (64×64×3 and up). */
+const STRIP_FILL_FROM = 12288;
+
 type Window = { top: Int32Array; left: Int32Array; h: number; w: number };
 
 export interface RandomCropOptions {
@@ -50,7 +53,11 @@ export class RandomCrop implements BatchTransform {
     checkBoxes(b.boxes, b.boxLabels, n, 'RandomCrop');
     const o = this.draw(b.images, ctx);
     const out: ImageBatch = { ...b, images: this.cropImages(b.images, o, ctx) };
-    if (b.masks) out.masks = this.cutInto(b.masks.unsqueeze(1), torch.full([n, 1, o.h, o.w], IGNORE_INDEX, { dtype: b.masks.dtype }), o).squeeze(1);
+    if (b.masks) {
+      const m = torch.full([n, 1, o.h, o.w], IGNORE_INDEX, { dtype: b.masks.dtype });
+      this.cutInto(b.masks.unsqueeze(1), m, o);
+      out.masks = m.squeeze(1);
+    }
     if (b.boxes) {
       const kept = b.boxes.map((bx, i) => shiftClipFilter(bx, b.boxLabels![i], this.pad[0] - o.left[i], this.pad[2] - o.top[i], o.h, o.w, this.opts.minBoxSize ?? 1));
       out.boxes = kept.map((k) => k.boxes);
@@ -67,24 +74,50 @@ export class RandomCrop implements BatchTransform {
   private cropImages(x: Tensor, o: Window, ctx: AugmentContext): Tensor {
     const mode = this.opts.paddingMode ?? 'constant';
     if (mode !== 'constant') return this.cut(this.padImages(x, ctx), o);
-    // Constant padding: the output starts as the fill and each image copies in only the part of its window inside the image.
+    // Constant padding: each image copies in only the part of its window inside the image, and only the strips
+    // around it are filled: one write of the output.
     const [n, c] = x.shape;
-    const fill = torch.tensor(normalisedFill(this.opts.fill ?? 0, ctx, c), { dtype: 'float32' }).reshape(1, c, 1, 1).to({ dtype: x.dtype });
-    return this.cutInto(x, fill.expand(n, c, o.h, o.w).contiguous(), o);
+    const values = normalisedFill(this.opts.fill ?? 0, ctx, c);
+    const same = values.every((v) => v === values[0]);
+    const fill = same ? null : torch.tensor(values, { dtype: 'float32' }).reshape(c, 1, 1).to({ dtype: x.dtype });
+    const paint = (t: Tensor) => { if (same) t.fill_(values[0]); else t.copy_(fill!.expand(t.shape)); };
+    if (c * o.h * o.w < STRIP_FILL_FROM) {
+      // Small images: one fill of the whole output costs less than four strips per image.
+      const full = torch.empty([n, c, o.h, o.w], { dtype: x.dtype });
+      paint(full);
+      this.cutInto(x, full, o);
+      return full;
+    }
+    const out = torch.empty([n, c, o.h, o.w], { dtype: x.dtype });
+    const inside = this.cutInto(x, out, o);
+    for (let i = 0; i < n; i++) {
+      const img = out.select(0, i), [r0, r1, c0, c1] = inside[i];
+      if (r1 <= r0 || c1 <= c0) { paint(img); continue; }
+      if (r0 > 0) paint(img.narrow(1, 0, r0));
+      if (r1 < o.h) paint(img.narrow(1, r1, o.h - r1));
+      if (c0 > 0) paint(img.narrow(1, r0, r1 - r0).narrow(2, 0, c0));
+      if (c1 < o.w) paint(img.narrow(1, r0, r1 - r0).narrow(2, c1, o.w - c1));
+    }
+    return out;
   }
 
-  /** Copies each image's window (in padded coordinates) from the unpadded x [N,C,H,W] into out [N,C,h,w]; the rest of out is left as it is. */
-  private cutInto(x: Tensor, out: Tensor, o: Window): Tensor {
+  /**
+   * Copies each image's window (in padded coordinates) from the unpadded x [N,C,H,W] into out [N,C,h,w]; the rest
+   * of out is left as it is. Returns, per image, the rows [r0, r1) and columns [c0, c1) of out that were written.
+   */
+  private cutInto(x: Tensor, out: Tensor, o: Window): [number, number, number, number][] {
     const [n, , h0, w0] = x.shape;
     const [l, , t] = this.pad;
+    const written: [number, number, number, number][] = [];
     for (let i = 0; i < n; i++) {
       const r0 = Math.max(o.top[i], t), r1 = Math.min(o.top[i] + o.h, t + h0);
       const c0 = Math.max(o.left[i], l), c1 = Math.min(o.left[i] + o.w, l + w0);
+      written.push([r0 - o.top[i], r1 - o.top[i], c0 - o.left[i], c1 - o.left[i]]);
       if (r1 <= r0 || c1 <= c0) continue;
       out.select(0, i).narrow(1, r0 - o.top[i], r1 - r0).narrow(2, c0 - o.left[i], c1 - c0)
         .copy_(x.select(0, i).narrow(1, r0 - t, r1 - r0).narrow(2, c0 - l, c1 - c0));
     }
-    return out;
+    return written;
   }
 
   private draw(x: Tensor, ctx: AugmentContext): Window {

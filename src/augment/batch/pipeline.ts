@@ -9,6 +9,7 @@
 // ramped in over the first N epochs (`rampEpochs`: in epoch e the step runs on
 // a batch with probability min(1, e / N), drawn from the seeded generator).
 import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
+import { applyByChunks, chunkImages } from './chunked.js';
 import { RandomFlip } from './flip.js';
 import { RandomCrop } from './crop.js';
 import { RandomErasing } from './erasing.js';
@@ -60,12 +61,19 @@ export class BatchPipeline {
   /** Runs the steps on in `epoch`; `loaderOnly` skips the batch-mixing ones (what a PyTorch data loader would yield). */
   apply(batch: ImageBatch, ctx: AugmentContext, epoch = 1, epochs = Infinity, opts: { loaderOnly?: boolean } = {}): ImageBatch {
     let b = batch;
+    // Large images: runs of per-image steps go chunk by chunk (./chunked.ts); the batch-mixing steps see the whole batch.
+    const per = chunkImages(batch.images);
+    let run: BatchTransform[] = [];
+    const flush = () => { if (run.length) b = applyByChunks(run, b, ctx, per); run = []; };
     for (const s of this.steps) {
       if (epoch > epochs - s.offLastEpochs) continue;
       if (opts.loaderOnly && s.transform.mixesBatch) continue;
       if (s.rampEpochs > 0 && epoch < s.rampEpochs && !(ctx.rng.random() < epoch / s.rampEpochs)) continue;
+      if (per > 0 && !s.transform.mixesBatch) { run.push(s.transform); continue; }
+      flush();
       b = s.transform.apply(b, ctx);
     }
+    flush();
     return b;
   }
 }
