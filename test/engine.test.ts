@@ -125,40 +125,37 @@ test('a swa.start past the last epoch is refused', async () => {
   assert.ok(existsSync);
 });
 
-test('GradNorm weighting trains (balanced at fc.weight), logs its weights and resumes bit for bit', async () => {
+// Two epochs with a loss config on a small slice; an interrupted + resumed run must equal the uninterrupted one
+// (weights and optimizer/loss state). Returns the config and the per-epoch log records.
+async function lossRun(loss: Config['loss'], data: Partial<Config['data']> = {}) {
   const cfg = (): Config => ({
     ...tiny(),
-    data: { ...tiny().data, trainSubset: 128 },
+    data: { ...tiny().data, trainSubset: 128, ...data },
     augment: { train: [{ type: 'RandomFlip', prob: 0.5 }] },
-    loss: { weighting: 'gradnorm', terms: [{ type: 'CrossEntropyLoss' }, { type: 'FocalLoss', weight: 0.5, gamma: 2 }] },
-    swa: undefined, ema: undefined, train: { ...tiny().train, epochs: 2 },
+    loss, swa: undefined, ema: undefined, train: { ...tiny().train, epochs: 2 },
   });
   const a = tmp(), b = tmp();
   await new Trainer(cfg(), { workDir: a, quiet: true }).fit();
   await new Trainer(cfg(), { workDir: b, quiet: true, stopAfterEpoch: 1 }).fit();
   await new Trainer(cfg(), { workDir: b, quiet: true, resume: true }).fit();
-  assert.ok(bytes(a, 'epoch_2.safetensors').equals(bytes(b, 'epoch_2.safetensors')), 'resume differs with GradNorm weighting');
+  assert.ok(bytes(a, 'epoch_2.safetensors').equals(bytes(b, 'epoch_2.safetensors')), `resume differs with ${JSON.stringify(loss)}`);
+  assert.ok(bytes(a, 'epoch_2.state.safetensors').equals(bytes(b, 'epoch_2.state.safetensors')));
   const epochs = readFileSync(join(a, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.trainLoss !== undefined);
+  return { cfg, epochs };
+}
+
+test('GradNorm weighting trains (balanced at fc.weight), logs its weights and resumes bit for bit', async () => {
+  const { cfg, epochs } = await lossRun({ weighting: 'gradnorm', terms: [{ type: 'CrossEntropyLoss' }, { type: 'FocalLoss', weight: 0.5, gamma: 2 }] });
   const w = epochs[1].lossWeights;
   assert.ok(w.CrossEntropyLoss !== 1 && Math.abs(w.CrossEntropyLoss + w.FocalLoss / 0.5 - 2) < 1e-9, `λ moved and sums to 2: ${JSON.stringify(w)}`);
   await assert.rejects(new Trainer({ ...cfg(), loss: { ...(cfg().loss as object), gradNorm: { parameter: 'fc.wieght' } } }, { workDir: tmp(), quiet: true }).fit(), /loss\.gradNorm\.parameter 'fc\.wieght' is not a parameter of resnet18 \(e\.g\. .*fc\.weight\)/);
 });
 
 test('loss terms, class weights and uncertainty weighting train, log each term and resume bit for bit; long-tailed data', async () => {
-  const cfg = (): Config => ({
-    ...tiny(),
-    data: { ...tiny().data, trainSubset: 128, longTail: 4 },
-    augment: { train: [{ type: 'RandomFlip', prob: 0.5 }] },
-    loss: { labelSmoothing: 0.1, classWeight: 'effective-number', classWeightBeta: 0.99, weighting: 'uncertainty', terms: [{ type: 'CrossEntropyLoss' }, { type: 'FocalLoss', weight: 0.5, gamma: 2 }] },
-    swa: undefined, ema: undefined, train: { ...tiny().train, epochs: 2 },
-  });
-  const a = tmp(), b = tmp();
-  await new Trainer(cfg(), { workDir: a, quiet: true }).fit();
-  await new Trainer(cfg(), { workDir: b, quiet: true, stopAfterEpoch: 1 }).fit();
-  await new Trainer(cfg(), { workDir: b, quiet: true, resume: true }).fit();
-  assert.ok(bytes(a, 'epoch_2.safetensors').equals(bytes(b, 'epoch_2.safetensors')), 'resume differs with uncertainty weighting');
-  assert.ok(bytes(a, 'epoch_2.state.safetensors').equals(bytes(b, 'epoch_2.state.safetensors')));
-  const epochs = readFileSync(join(a, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.trainLoss !== undefined);
+  const { epochs } = await lossRun(
+    { labelSmoothing: 0.1, classWeight: 'effective-number', classWeightBeta: 0.99, weighting: 'uncertainty', terms: [{ type: 'CrossEntropyLoss' }, { type: 'FocalLoss', weight: 0.5, gamma: 2 }] },
+    { longTail: 4 },
+  );
   assert.deepEqual(Object.keys(epochs[1].lossTerms), ['CrossEntropyLoss', 'FocalLoss']);
   assert.ok(epochs[1].lossWeights.FocalLoss !== 0.25, 'the learnt weight moved from ½·e⁰·0.5');
   // longTailSubset: class c keeps ⌊n_max · ratio^(−c/(K−1))⌋ (Cui et al. 2019).
