@@ -49,12 +49,20 @@ test('pseudoLabel: teacher then a student per round, hard and soft labels, a rep
   for (const soft of [false, true]) {
     const dir = mkdtempSync(join(tmpdir(), 'arsenal-pseudo-'));
     made.push(dir);
-    const rows = await pseudoLabel(cfg, { labelledShare: 0.25, topK: 10, soft, rounds: 1, workDir: dir, quiet: true });
-    assert.equal(rows.length, 2);
+    const rows = await pseudoLabel(cfg, { labelledShare: 0.25, topK: 10, soft, rounds: 1, workDir: dir, quiet: true, teacherEpochs: 2, control: true });
+    assert.equal(rows.length, 3);
+    // Steps (the last partial batch is dropped): the teacher 2 epochs of ⌊80/16⌋ batches; the student 1 epoch of
+    // its images; the control about as many as the student, on the labelled images.
+    const per = Math.floor(rows[0].trainImages / 16);
+    assert.equal(rows[0].steps, 2 * per);
+    assert.equal(rows[1].steps, Math.floor(rows[1].trainImages / 16));
+    assert.equal(rows[2].trainImages, rows[0].trainImages);
+    assert.equal(rows[2].steps, Math.max(1, Math.round(rows[1].steps / per)) * per);
+    assert.match(rows[2].round, /^control: labelled only/);
     assert.ok(Math.abs(rows[0].trainImages - 80) <= 5, `teacher on ${rows[0].trainImages} images (a quarter of each class)`);
     assert.ok(rows[1].pseudoLabels > 0 && rows[1].pseudoLabels <= 100, `kept ${rows[1].pseudoLabels}`);
     assert.equal(rows[1].trainImages, rows[0].trainImages + rows[1].pseudoLabels);
     assert.ok(rows[1].pseudoLabelAccuracy! >= 0 && rows[1].pseudoLabelAccuracy! <= 1);
-    assert.match(readFileSync(join(dir, 'pseudo_label.md'), 'utf8'), /\| student 1 \| \d+ \| \d+ \| \d+\.\d\d% \|/);
+    assert.match(readFileSync(join(dir, 'pseudo_label.md'), 'utf8'), /\| student 1 \| \d+ \| \d+ \| \d+\.\d\d% \| \d+ \|/);
   }
 });

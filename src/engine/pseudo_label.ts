@@ -6,6 +6,10 @@
 // labels; the student teaches the next round. Each round's test accuracy (and
 // how right the kept pseudo-labels were, since the pool's true labels are
 // known here) is printed as a table and written as pseudo_label.json / .md.
+// A teacher on a tenth of the data makes a tenth of the optimizer steps per
+// epoch: `teacherEpochs` trains it longer, and `control` adds a labelled-only
+// model trained for as many optimizer steps as the last student, so the table
+// says whether the pseudo-labels helped or only the extra steps did.
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import * as torch from '../torch/index.js';
@@ -28,12 +32,16 @@ export interface PseudoLabelOptions {
   /** Train on the teacher's probabilities instead of its top class. */
   soft?: boolean;
   rounds?: number;
+  /** Epochs of the first teacher (default: the config's train.epochs, like the students). */
+  teacherEpochs?: number;
+  /** Also train a labelled-only model for as many optimizer steps as the last student (the fair baseline). */
+  control?: boolean;
   tta?: TtaOptions;
   workDir: string;
   quiet?: boolean;
 }
 
-export interface RoundRow { round: string; trainImages: number; pseudoLabels: number; pseudoLabelAccuracy: number | null; accuracy: number; balancedAccuracy: number }
+export interface RoundRow { round: string; trainImages: number; pseudoLabels: number; pseudoLabelAccuracy: number | null; accuracy: number; balancedAccuracy: number; /** Optimizer steps (batches per epoch × epochs). */ steps: number }
 
 /** Indices of a per-class share of the dataset (stratified, seeded): [labelled, unlabelled]. */
 export function stratifiedSplit(ds: Dataset, share: number, seed: number): [number[], number[]] {
@@ -92,14 +100,19 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   const poolTruth = torch.tensor(Int32Array.from(poolIdx, (i) => full.targets![i])).long().keep();
   const rows: RoundRow[] = [];
   const log = o.quiet ? () => {} : (m: string) => console.log(m);
-  const fit = async (name: string, train: Dataset) => {
-    const t = new Trainer(cfg, { workDir: join(o.workDir, name), quiet: o.quiet, datasets: { train, test } });
+  const fit = async (name: string, train: Dataset, epochs = cfg.train.epochs) => {
+    const c = epochs === cfg.train.epochs ? cfg : { ...cfg, train: { ...cfg.train, epochs } };
+    const t = new Trainer(c, { workDir: join(o.workDir, name), quiet: o.quiet, datasets: { train, test } });
     const r = await t.fit();
     return { t, r };
   };
   log(`pseudo-label: ${labIdx.length} labelled images (${(100 * (o.labelledShare ?? 0.1)).toFixed(0)}% per class), ${poolIdx.length} in the unlabelled pool`);
-  let { t: teacher, r } = await fit('teacher', labelledSet);
-  rows.push({ round: 'teacher (labelled only)', trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: r.metrics.accuracy, balancedAccuracy: r.metrics.balancedAccuracy });
+  const teacherEpochs = o.teacherEpochs ?? cfg.train.epochs;
+  if (!(Number.isInteger(teacherEpochs) && teacherEpochs >= 1)) throw new RangeError(`pseudo-label: teacherEpochs must be a positive integer, got ${teacherEpochs}`);
+  let { t: teacher, r } = await fit('teacher', labelledSet, teacherEpochs);
+  // The trainer drops the last partial batch.
+  const steps = (images: number, epochs: number) => Math.floor(images / cfg.data.batchSize) * epochs;
+  rows.push({ round: `teacher (labelled only, ${teacherEpochs} epochs)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: r.metrics.accuracy, balancedAccuracy: r.metrics.balancedAccuracy, steps: steps(labIdx.length, teacherEpochs) });
   const rounds = o.rounds ?? 1;
   for (let round = 1; round <= rounds; round++) {
     const loader = new DataLoader(pool, { batchSize: (cfg.data.testBatchSize ?? cfg.data.batchSize * 2), shuffle: false });
@@ -117,8 +130,15 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     torch.dispose([imgs.images, imgs.labels, probs, chosen, hard, keepT]);
     log(`round ${round}: kept ${keep.length} pseudo-labels (${right === null ? '—' : `${(100 * right).toFixed(1)}% right`}), ${o.soft ? 'soft' : 'hard'} labels`);
     const student = await fit(`student_${round}`, new TensorDataset(images, labels, full.classes));
-    rows.push({ round: `student ${round}`, trainImages: images.shape[0], pseudoLabels: keep.length, pseudoLabelAccuracy: right, accuracy: student.r.metrics.accuracy, balancedAccuracy: student.r.metrics.balancedAccuracy });
+    rows.push({ round: `student ${round}`, trainImages: images.shape[0], pseudoLabels: keep.length, pseudoLabelAccuracy: right, accuracy: student.r.metrics.accuracy, balancedAccuracy: student.r.metrics.balancedAccuracy, steps: steps(images.shape[0], cfg.train.epochs) });
     teacher = student.t;
+  }
+  if (o.control) {
+    // As many optimizer steps as the last model above, on the labelled images alone.
+    const target = rows[rows.length - 1].steps;
+    const epochs = Math.max(1, Math.round(target / Math.max(1, Math.floor(labIdx.length / cfg.data.batchSize))));
+    const c = await fit('control', labelledSet, epochs);
+    rows.push({ round: `control: labelled only, ${epochs} epochs (the last model's steps)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: c.r.metrics.accuracy, balancedAccuracy: c.r.metrics.balancedAccuracy, steps: steps(labIdx.length, epochs) });
   }
   report(rows, o.workDir);
   return rows;
@@ -126,8 +146,8 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
 
 function report(rows: RoundRow[], workDir: string): void {
   const pct = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(2)}%`);
-  const md = ['| round | training images | pseudo-labels | pseudo-labels right | test accuracy | balanced accuracy |', '|---|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.round} | ${r.trainImages} | ${r.pseudoLabels} | ${pct(r.pseudoLabelAccuracy)} | ${pct(r.accuracy)} | ${pct(r.balancedAccuracy)} |`)];
+  const md = ['| round | training images | pseudo-labels | pseudo-labels right | optimizer steps | test accuracy | balanced accuracy |', '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.round} | ${r.trainImages} | ${r.pseudoLabels} | ${pct(r.pseudoLabelAccuracy)} | ${r.steps} | ${pct(r.accuracy)} | ${pct(r.balancedAccuracy)} |`)];
   console.log(md.join('\n'));
   mkdirSync(workDir, { recursive: true });
   torch.safetensors.writeAtomic(join(workDir, 'pseudo_label.md'), md.join('\n') + '\n');
