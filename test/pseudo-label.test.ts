@@ -49,7 +49,8 @@ test('pseudoLabel: teacher then a student per round, hard and soft labels, a rep
   for (const soft of [false, true]) {
     const dir = mkdtempSync(join(tmpdir(), 'arsenal-pseudo-'));
     made.push(dir);
-    const rows = await pseudoLabel(cfg, { labelledShare: 0.25, topK: 10, soft, rounds: 1, workDir: dir, quiet: true, teacherEpochs: 2, control: true });
+    // The soft-label run's student also starts from its teacher's final weights (teacher/epoch_2.safetensors: a wrong path fails the run).
+    const rows = await pseudoLabel(cfg, { labelledShare: 0.25, topK: 10, soft, rounds: 1, workDir: dir, quiet: true, teacherEpochs: 2, control: true, studentInit: soft ? 'teacher' : 'scratch' });
     assert.equal(rows.length, 3);
     // Steps (the last partial batch is dropped): the teacher 2 epochs of ⌊80/16⌋ batches; the student 1 epoch of
     // its images; the control about as many as the student, on the labelled images.
@@ -57,7 +58,8 @@ test('pseudoLabel: teacher then a student per round, hard and soft labels, a rep
     assert.equal(rows[0].steps, 2 * per);
     assert.equal(rows[1].steps, Math.floor(rows[1].trainImages / 16));
     assert.equal(rows[2].trainImages, rows[0].trainImages);
-    assert.equal(rows[2].steps, Math.max(1, Math.round(rows[1].steps / per)) * per);
+    const target = soft ? rows[0].steps + rows[1].steps : rows[1].steps; // fine-tuned from the teacher: the chain's steps
+    assert.equal(rows[2].steps, Math.max(1, Math.round(target / per)) * per);
     assert.match(rows[2].round, /^control: labelled only/);
     assert.ok(Math.abs(rows[0].trainImages - 80) <= 5, `teacher on ${rows[0].trainImages} images (a quarter of each class)`);
     assert.ok(rows[1].pseudoLabels > 0 && rows[1].pseudoLabels <= 100, `kept ${rows[1].pseudoLabels}`);
@@ -65,4 +67,13 @@ test('pseudoLabel: teacher then a student per round, hard and soft labels, a rep
     assert.ok(rows[1].pseudoLabelAccuracy! >= 0 && rows[1].pseudoLabelAccuracy! <= 1);
     assert.match(readFileSync(join(dir, 'pseudo_label.md'), 'utf8'), /\| student 1 \| \d+ \| \d+ \| \d+\.\d\d% \| \d+ \|/);
   }
+});
+
+test('pseudoLabel: a bad studentInit is refused before training', async () => {
+  const cfg: Config = {
+    task: 'classification', seed: 3,
+    data: { dataset: 'fashion-mnist', batchSize: 16, trainSubset: 64, testSubset: 32, mean: [0.286], std: [0.353] },
+    model: { name: 'resnet18', stem: 'small', width: 4 }, optimizer: { type: 'SGD', lr: 0.05 }, train: { epochs: 1, amp: 'fp32' },
+  };
+  await assert.rejects(pseudoLabel(cfg, { workDir: mkdtempSync(join(tmpdir(), 'arsenal-pseudo-')), quiet: true, studentInit: 'teachr' as never }), /studentInit must be 'scratch' or 'teacher'/);
 });

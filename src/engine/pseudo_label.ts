@@ -8,10 +8,11 @@
 // known here) is printed as a table and written as pseudo_label.json / .md.
 // A teacher on a tenth of the data makes a tenth of the optimizer steps per
 // epoch: `teacherEpochs` trains it longer, and `control` adds a labelled-only
-// model trained for as many optimizer steps as the last student, so the table
+// model trained for as many optimizer steps as the last student (or, when each
+// student starts from its teacher's weights, as the whole chain), so the table
 // says whether the pseudo-labels helped or only the extra steps did.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import * as torch from '../torch/index.js';
 import * as F from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
@@ -36,6 +37,8 @@ export interface PseudoLabelOptions {
   teacherEpochs?: number;
   /** Also train a labelled-only model for as many optimizer steps as the last student (the fair baseline). */
   control?: boolean;
+  /** Each student starts from its teacher's final weights ('teacher', a fine-tune) or anew ('scratch', the default, as in Lee 2013 and Noisy Student). */
+  studentInit?: 'scratch' | 'teacher';
   tta?: TtaOptions;
   workDir: string;
   quiet?: boolean;
@@ -100,16 +103,21 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   const poolTruth = torch.tensor(Int32Array.from(poolIdx, (i) => full.targets![i])).long().keep();
   const rows: RoundRow[] = [];
   const log = o.quiet ? () => {} : (m: string) => console.log(m);
-  const fit = async (name: string, train: Dataset, epochs = cfg.train.epochs) => {
-    const c = epochs === cfg.train.epochs ? cfg : { ...cfg, train: { ...cfg.train, epochs } };
-    const t = new Trainer(c, { workDir: join(o.workDir, name), quiet: o.quiet, datasets: { train, test } });
+  const fit = async (name: string, train: Dataset, epochs = cfg.train.epochs, init?: string) => {
+    const c: Config = { ...cfg, train: { ...cfg.train, epochs }, model: init ? { ...cfg.model, pretrained: init } : cfg.model };
+    const workDir = join(o.workDir, name);
+    const t = new Trainer(c, { workDir, quiet: o.quiet, datasets: { train, test } });
     const r = await t.fit();
-    return { t, r };
+    // The weights metrics.json reports: the SWA average when there is one, else the last epoch's.
+    const final = existsSync(join(workDir, 'swa.safetensors')) ? join(workDir, 'swa.safetensors') : join(workDir, `epoch_${epochs}.safetensors`);
+    return { t, r, final };
   };
+  const studentInit = o.studentInit ?? 'scratch';
+  if (studentInit !== 'scratch' && studentInit !== 'teacher') throw new RangeError(`pseudo-label: studentInit must be 'scratch' or 'teacher', got ${String(studentInit)}`);
   log(`pseudo-label: ${labIdx.length} labelled images (${(100 * (o.labelledShare ?? 0.1)).toFixed(0)}% per class), ${poolIdx.length} in the unlabelled pool`);
   const teacherEpochs = o.teacherEpochs ?? cfg.train.epochs;
   if (!(Number.isInteger(teacherEpochs) && teacherEpochs >= 1)) throw new RangeError(`pseudo-label: teacherEpochs must be a positive integer, got ${teacherEpochs}`);
-  let { t: teacher, r } = await fit('teacher', labelledSet, teacherEpochs);
+  let { t: teacher, r, final: teacherWeights } = await fit('teacher', labelledSet, teacherEpochs);
   // The trainer drops the last partial batch.
   const steps = (images: number, epochs: number) => Math.floor(images / cfg.data.batchSize) * epochs;
   rows.push({ round: `teacher (labelled only, ${teacherEpochs} epochs)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: r.metrics.accuracy, balancedAccuracy: r.metrics.balancedAccuracy, steps: steps(labIdx.length, teacherEpochs) });
@@ -129,16 +137,18 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     const labels = torch.scope(() => (o.soft ? torch.cat([F.oneHot(labelled.labels, k).float(), chosen], 0) : torch.cat([labelled.labels, hard], 0)).keep());
     torch.dispose([imgs.images, imgs.labels, probs, chosen, hard, keepT]);
     log(`round ${round}: kept ${keep.length} pseudo-labels (${right === null ? '—' : `${(100 * right).toFixed(1)}% right`}), ${o.soft ? 'soft' : 'hard'} labels`);
-    const student = await fit(`student_${round}`, new TensorDataset(images, labels, full.classes));
+    const student = await fit(`student_${round}`, new TensorDataset(images, labels, full.classes), cfg.train.epochs, studentInit === 'teacher' ? teacherWeights : undefined);
     rows.push({ round: `student ${round}`, trainImages: images.shape[0], pseudoLabels: keep.length, pseudoLabelAccuracy: right, accuracy: student.r.metrics.accuracy, balancedAccuracy: student.r.metrics.balancedAccuracy, steps: steps(images.shape[0], cfg.train.epochs) });
     teacher = student.t;
+    teacherWeights = student.final;
   }
   if (o.control) {
-    // As many optimizer steps as the last model above, on the labelled images alone.
-    const target = rows[rows.length - 1].steps;
+    // As many optimizer steps as went into the last model above, on the labelled images alone: the last
+    // student's, or with studentInit 'teacher' the whole chain's (teacher and every student fine-tuned from it).
+    const target = studentInit === 'teacher' ? rows.reduce((a, r) => a + r.steps, 0) : rows[rows.length - 1].steps;
     const epochs = Math.max(1, Math.round(target / Math.max(1, Math.floor(labIdx.length / cfg.data.batchSize))));
     const c = await fit('control', labelledSet, epochs);
-    rows.push({ round: `control: labelled only, ${epochs} epochs (the last model's steps)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: c.r.metrics.accuracy, balancedAccuracy: c.r.metrics.balancedAccuracy, steps: steps(labIdx.length, epochs) });
+    rows.push({ round: `control: labelled only, ${epochs} epochs (the last model's ${studentInit === 'teacher' ? 'steps, teacher included' : 'steps'})`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: c.r.metrics.accuracy, balancedAccuracy: c.r.metrics.balancedAccuracy, steps: steps(labIdx.length, epochs) });
   }
   report(rows, o.workDir);
   return rows;
