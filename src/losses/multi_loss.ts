@@ -94,11 +94,12 @@ export class MultiLoss<A extends unknown[]> {
     });
     // λ of this step weighs the model's loss; the GradNorm update then moves λ for the next one.
     const lambda = this.weighting === 'dwa' ? this.dwaWeights : this.weighting === 'gradnorm' ? [...this.gn.weights] : null;
-    if (this.weighting === 'gradnorm' && losses.some((l) => l.requiresGrad)) this.gradNormStep(losses);
+    const lossValues = losses.map((l) => l.item());
+    if (this.weighting === 'gradnorm' && losses.some((l) => l.requiresGrad)) this.gradNormStep(losses, lossValues);
     let total: Tensor | null = null;
     this.terms.forEach((t, i) => {
       const l = losses[i];
-      const v = l.item();
+      const v = lossValues[i];
       values[t.name] = v;
       this.sums[i] += v;
       let term = l.mul((t.weight ?? 1) * (lambda ? lambda[i] : 1));
@@ -113,7 +114,7 @@ export class MultiLoss<A extends unknown[]> {
   }
 
   /** One GradNorm update of the weights from this step's losses (Chen et al. 2018, Algorithm 1). */
-  private gradNormStep(losses: Tensor[]): void {
+  private gradNormStep(losses: Tensor[], l: number[]): void {
     if (this.shared.length === 0) throw new TypeError("MultiLoss: weighting 'gradnorm' needs setSharedParameters([...]) (the last shared layer's weight) before training");
     const c = this.terms.map((t) => t.weight ?? 1);
     // ‖∇_W L_i‖ for each term; G_i = λ_i w_i ‖∇_W L_i‖.
@@ -122,7 +123,6 @@ export class MultiLoss<A extends unknown[]> {
       const grads = torch.autograd.grad(l, this.shared, { retainGraph: true, allowUnused: true });
       return Math.sqrt(grads.reduce((s, gr) => s + (gr ? gr.float().pow(2).sum().item() : 0), 0));
     }));
-    const l = losses.map((x) => x.item());
     const st = this.gn;
     st.l0 ??= [...l];
     const ratio = l.map((x, i) => (st.l0![i] > 0 ? x / st.l0![i] : 1));

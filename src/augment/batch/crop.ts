@@ -81,14 +81,13 @@ export class RandomCrop implements BatchTransform {
     const same = values.every((v) => v === values[0]);
     const fill = same ? null : torch.tensor(values, { dtype: 'float32' }).reshape(c, 1, 1).to({ dtype: x.dtype });
     const paint = (t: Tensor) => { if (same) t.fill_(values[0]); else t.copy_(fill!.expand(t.shape)); };
+    const out = torch.empty([n, c, o.h, o.w], { dtype: x.dtype });
     if (c * o.h * o.w < STRIP_FILL_FROM) {
       // Small images: one fill of the whole output costs less than four strips per image.
-      const full = torch.empty([n, c, o.h, o.w], { dtype: x.dtype });
-      paint(full);
-      this.cutInto(x, full, o);
-      return full;
+      paint(out);
+      this.cutInto(x, out, o);
+      return out;
     }
-    const out = torch.empty([n, c, o.h, o.w], { dtype: x.dtype });
     const inside = this.cutInto(x, out, o);
     for (let i = 0; i < n; i++) {
       const img = out.select(0, i), [r0, r1, c0, c1] = inside[i];
