@@ -4,12 +4,12 @@
 // soft) and reports each round.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { torch } from 'arsenal';
 import type { Config } from 'arsenal';
-import { stratifiedSplit, selectConfident, pseudoLabel } from '../src/engine/pseudo_label.js';
+import { stratifiedSplit, selectConfident, labelRepeats, pseudoLabel } from '../src/engine/pseudo_label.js';
 import { TensorDataset } from '../src/data/dataset.js';
 
 const made: string[] = [];
@@ -38,6 +38,15 @@ test('selectConfident: threshold, or the k most confident per predicted class', 
   assert.throws(() => selectConfident(probs, { topK: 0 }), /topK must be a positive integer/);
 });
 
+test('labelRepeats: the fewest repeats that make the labelled images at least the share of an epoch', () => {
+  assert.equal(labelRepeats(3001, 26999, 0.5), 9); // 27,009 labelled against 26,999 pseudo-labelled
+  assert.equal(labelRepeats(80, 100, 0.5), 2); // 160 / 260 ≥ 0.5; once (80 / 180) is not
+  assert.equal(labelRepeats(100, 100, 0.5), 1);
+  assert.equal(labelRepeats(100, 900, 0.25), 3); // 300 / 1200 = 0.25 exactly
+  assert.equal(labelRepeats(100, 900, 0), 1);
+  assert.equal(labelRepeats(100, 0, 0.9), 1);
+});
+
 test('pseudoLabel: teacher then a student per round, hard and soft labels, a report', async () => {
   const cfg: Config = {
     task: 'classification', seed: 3,
@@ -49,31 +58,43 @@ test('pseudoLabel: teacher then a student per round, hard and soft labels, a rep
   for (const soft of [false, true]) {
     const dir = mkdtempSync(join(tmpdir(), 'arsenal-pseudo-'));
     made.push(dir);
-    // The soft-label run's student also starts from its teacher's final weights (teacher/epoch_2.safetensors: a wrong path fails the run).
-    const rows = await pseudoLabel(cfg, { labelledShare: 0.25, topK: 10, soft, rounds: 1, workDir: dir, quiet: true, teacherEpochs: 2, control: true, studentInit: soft ? 'teacher' : 'scratch' });
+    // The soft-label run's student also starts from its teacher's final weights (teacher/epoch_2.safetensors: a wrong path
+    // fails the run), sees the labelled images at least three quarters of its epoch, and trains 2 epochs (a student-only override).
+    const rows = await pseudoLabel(cfg, {
+      labelledShare: 0.25, topK: 10, soft, rounds: 1, workDir: dir, quiet: true, teacherEpochs: 2, control: true, studentInit: soft ? 'teacher' : 'scratch',
+      ...(soft ? { minLabelledShare: 0.75, student: ['train.epochs=2'] } : {}),
+    });
     assert.equal(rows.length, 3);
     // Steps (the last partial batch is dropped): the teacher 2 epochs of ⌊80/16⌋ batches; the student 1 epoch of
     // its images; the control about as many as the student, on the labelled images.
     const per = Math.floor(rows[0].trainImages / 16);
     assert.equal(rows[0].steps, 2 * per);
-    assert.equal(rows[1].steps, Math.floor(rows[1].trainImages / 16));
+    assert.equal(rows[1].steps, (soft ? 2 : 1) * Math.floor(rows[1].trainImages / 16));
     assert.equal(rows[2].trainImages, rows[0].trainImages);
     const target = soft ? rows[0].steps + rows[1].steps : rows[1].steps; // fine-tuned from the teacher: the chain's steps
     assert.equal(rows[2].steps, Math.max(1, Math.round(target / per)) * per);
     assert.match(rows[2].round, /^control: labelled only/);
     assert.ok(Math.abs(rows[0].trainImages - 80) <= 5, `teacher on ${rows[0].trainImages} images (a quarter of each class)`);
     assert.ok(rows[1].pseudoLabels > 0 && rows[1].pseudoLabels <= 100, `kept ${rows[1].pseudoLabels}`);
-    assert.equal(rows[1].trainImages, rows[0].trainImages + rows[1].pseudoLabels);
+    const repeats = soft ? labelRepeats(rows[0].trainImages, rows[1].pseudoLabels, 0.75) : 1;
+    assert.ok(!soft || repeats >= 2, `the labelled images repeat (${repeats}×)`);
+    assert.equal(rows[1].trainImages, repeats * rows[0].trainImages + rows[1].pseudoLabels);
+    assert.equal(JSON.parse(readFileSync(join(dir, 'student_1', 'metrics.json'), 'utf8')).epochs, soft ? 2 : 1);
     assert.ok(rows[1].pseudoLabelAccuracy! >= 0 && rows[1].pseudoLabelAccuracy! <= 1);
     assert.match(readFileSync(join(dir, 'pseudo_label.md'), 'utf8'), /\| student 1 \| \d+ \| \d+ \| \d+\.\d\d% \| \d+ \|/);
   }
 });
 
-test('pseudoLabel: a bad studentInit is refused before training', async () => {
+test('pseudoLabel: a bad studentInit, labelled share or student override is refused before training', async () => {
   const cfg: Config = {
     task: 'classification', seed: 3,
     data: { dataset: 'fashion-mnist', batchSize: 16, trainSubset: 64, testSubset: 32, mean: [0.286], std: [0.353] },
     model: { name: 'resnet18', stem: 'small', width: 4 }, optimizer: { type: 'SGD', lr: 0.05 }, train: { epochs: 1, amp: 'fp32' },
   };
-  await assert.rejects(pseudoLabel(cfg, { workDir: mkdtempSync(join(tmpdir(), 'arsenal-pseudo-')), quiet: true, studentInit: 'teachr' as never }), /studentInit must be 'scratch' or 'teacher'/);
+  const workDir = mkdtempSync(join(tmpdir(), 'arsenal-pseudo-'));
+  made.push(workDir);
+  await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, studentInit: 'teachr' as never }), /studentInit must be 'scratch' or 'teacher'/);
+  await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, minLabelledShare: 1 }), /minLabelledShare must be in \[0, 1\)/);
+  await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, student: ['train.epochs=0'] }), /train\.epochs/);
+  assert.deepEqual(readdirSync(workDir), [], 'nothing trained');
 });

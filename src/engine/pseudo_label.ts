@@ -11,6 +11,11 @@
 // model trained for as many optimizer steps as the last student (or, when each
 // student starts from its teacher's weights, as the whole chain), so the table
 // says whether the pseudo-labels helped or only the extra steps did.
+// Two fixes from the literature for a student that drowns its real labels in
+// easy pseudo-labels: `minLabelledShare` repeats the labelled images in every
+// student epoch (Arazo et al. 2020 keep a minimum of labelled samples per
+// batch), and `student` overrides the config for the students only (the noise
+// and size of Noisy Student: stronger augmentation, a wider model, more epochs).
 import { join } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
 import * as torch from '../torch/index.js';
@@ -20,7 +25,7 @@ import { Rng } from '../data/rng.js';
 import { DataLoader, Subset, TensorDataset, type Dataset } from '../data/index.js';
 import { Trainer } from './trainer.js';
 import { buildDatasets } from './datasets.js';
-import type { Config } from './config.js';
+import { applyOverrides, validateConfig, type Config } from './config.js';
 import type { TtaOptions } from '../infer/tta.js';
 
 export interface PseudoLabelOptions {
@@ -39,7 +44,13 @@ export interface PseudoLabelOptions {
   control?: boolean;
   /** Each student starts from its teacher's final weights ('teacher', a fine-tune) or anew ('scratch', the default, as in Lee 2013 and Noisy Student). */
   studentInit?: 'scratch' | 'teacher';
+  /** Repeat the labelled images in each student epoch so they make up at least this share of it (0: as they come). */
+  minLabelledShare?: number;
+  /** `key.path=value` overrides applied to the students' config only (like --set), e.g. 'train.epochs=12'. */
+  student?: string[];
   tta?: TtaOptions;
+  /** Resume each model from its checkpoints in the work dir; a finished one is reused as it is. */
+  resume?: boolean;
   workDir: string;
   quiet?: boolean;
 }
@@ -62,6 +73,12 @@ export function stratifiedSplit(ds: Dataset, share: number, seed: number): [numb
     pool.push(...idx.slice(k));
   }
   return [labelled.sort((a, b) => a - b), pool.sort((a, b) => a - b)];
+}
+
+/** How often the labelled images come in a student epoch so they are at least `share` of it (Arazo et al. 2020). */
+export function labelRepeats(labelled: number, pseudo: number, share: number): number {
+  if (share <= 0 || pseudo === 0) return 1;
+  return Math.max(1, Math.ceil((share * pseudo) / ((1 - share) * labelled)));
 }
 
 /** Which pool predictions to keep: probability ≥ threshold, or the topK most confident per predicted class. */
@@ -94,6 +111,19 @@ async function gather(ds: Dataset, indices: number[]): Promise<{ images: Tensor;
 
 export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<RoundRow[]> {
   const seed = cfg.seed ?? 42;
+  // Every option is checked before the teacher trains.
+  const studentInit = o.studentInit ?? 'scratch';
+  if (studentInit !== 'scratch' && studentInit !== 'teacher') throw new RangeError(`pseudo-label: studentInit must be 'scratch' or 'teacher', got ${String(studentInit)}`);
+  const minShare = o.minLabelledShare ?? 0;
+  if (!(minShare >= 0 && minShare < 1)) throw new RangeError(`pseudo-label: minLabelledShare must be in [0, 1), got ${minShare}`);
+  const teacherEpochs = o.teacherEpochs ?? cfg.train.epochs;
+  if (!(Number.isInteger(teacherEpochs) && teacherEpochs >= 1)) throw new RangeError(`pseudo-label: teacherEpochs must be a positive integer, got ${teacherEpochs}`);
+  torch.scope(() => selectConfident(torch.zeros([0, 2]), o));
+  const studentCfg: Config = structuredClone(cfg);
+  if (o.student?.length) {
+    applyOverrides(studentCfg, o.student);
+    validateConfig(studentCfg);
+  }
   const { train: full, test } = await buildDatasets(cfg.data);
   const [labIdx, poolIdx] = stratifiedSplit(full, o.labelledShare ?? 0.1, seed);
   const k = full.classes.length;
@@ -103,28 +133,25 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   const poolTruth = torch.tensor(Int32Array.from(poolIdx, (i) => full.targets![i])).long().keep();
   const rows: RoundRow[] = [];
   const log = o.quiet ? () => {} : (m: string) => console.log(m);
-  const fit = async (name: string, train: Dataset, epochs = cfg.train.epochs, init?: string) => {
-    const c: Config = { ...cfg, train: { ...cfg.train, epochs }, model: init ? { ...cfg.model, pretrained: init } : cfg.model };
+  const fit = async (name: string, train: Dataset, epochs: number, init?: string, base: Config = cfg) => {
+    const c: Config = { ...base, train: { ...base.train, epochs }, model: init ? { ...base.model, pretrained: init } : base.model };
     const workDir = join(o.workDir, name);
-    const t = new Trainer(c, { workDir, quiet: o.quiet, datasets: { train, test } });
+    const t = new Trainer(c, { workDir, quiet: o.quiet, resume: o.resume, datasets: { train, test } });
     const r = await t.fit();
     // The weights metrics.json reports: the SWA average when there is one, else the last epoch's.
     const final = existsSync(join(workDir, 'swa.safetensors')) ? join(workDir, 'swa.safetensors') : join(workDir, `epoch_${epochs}.safetensors`);
     return { t, r, final };
   };
-  const studentInit = o.studentInit ?? 'scratch';
-  if (studentInit !== 'scratch' && studentInit !== 'teacher') throw new RangeError(`pseudo-label: studentInit must be 'scratch' or 'teacher', got ${String(studentInit)}`);
   log(`pseudo-label: ${labIdx.length} labelled images (${(100 * (o.labelledShare ?? 0.1)).toFixed(0)}% per class), ${poolIdx.length} in the unlabelled pool`);
-  const teacherEpochs = o.teacherEpochs ?? cfg.train.epochs;
-  if (!(Number.isInteger(teacherEpochs) && teacherEpochs >= 1)) throw new RangeError(`pseudo-label: teacherEpochs must be a positive integer, got ${teacherEpochs}`);
   let { t: teacher, r, final: teacherWeights } = await fit('teacher', labelledSet, teacherEpochs);
   // The trainer drops the last partial batch.
-  const steps = (images: number, epochs: number) => Math.floor(images / cfg.data.batchSize) * epochs;
+  const steps = (images: number, epochs: number, batchSize = cfg.data.batchSize) => Math.floor(images / batchSize) * epochs;
   rows.push({ round: `teacher (labelled only, ${teacherEpochs} epochs)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: r.metrics.accuracy, balancedAccuracy: r.metrics.balancedAccuracy, steps: steps(labIdx.length, teacherEpochs) });
   const rounds = o.rounds ?? 1;
   for (let round = 1; round <= rounds; round++) {
     const loader = new DataLoader(pool, { batchSize: (cfg.data.testBatchSize ?? cfg.data.batchSize * 2), shuffle: false });
-    const { logits } = await teacher.predict(teacher.model, o.tta, loader);
+    // The model the teacher's row reports (its SWA average when the recipe has SWA).
+    const { logits } = await teacher.predict(teacher.finalModel, o.tta, loader);
     const probs = logits.softmax(1).keep();
     logits.dispose();
     const keep = selectConfident(probs, o);
@@ -136,9 +163,14 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     const images = torch.scope(() => torch.cat([labelled.images, imgs.images], 0).keep());
     const labels = torch.scope(() => (o.soft ? torch.cat([F.oneHot(labelled.labels, k).float(), chosen], 0) : torch.cat([labelled.labels, hard], 0)).keep());
     torch.dispose([imgs.images, imgs.labels, probs, chosen, hard, keepT]);
-    log(`round ${round}: kept ${keep.length} pseudo-labels (${right === null ? '—' : `${(100 * right).toFixed(1)}% right`}), ${o.soft ? 'soft' : 'hard'} labels`);
-    const student = await fit(`student_${round}`, new TensorDataset(images, labels, full.classes), cfg.train.epochs, studentInit === 'teacher' ? teacherWeights : undefined);
-    rows.push({ round: `student ${round}`, trainImages: images.shape[0], pseudoLabels: keep.length, pseudoLabelAccuracy: right, accuracy: student.r.metrics.accuracy, balancedAccuracy: student.r.metrics.balancedAccuracy, steps: steps(images.shape[0], cfg.train.epochs) });
+    const repeats = labelRepeats(labIdx.length, keep.length, minShare);
+    log(`round ${round}: kept ${keep.length} pseudo-labels (${right === null ? '—' : `${(100 * right).toFixed(1)}% right`}), ${o.soft ? 'soft' : 'hard'} labels${repeats > 1 ? `; the labelled images come ${repeats} times an epoch` : ''}`);
+    const both = new TensorDataset(images, labels, full.classes);
+    const order = [...Array.from({ length: repeats }, () => Array.from({ length: labIdx.length }, (_, i) => i)).flat(), ...keep.map((_, i) => labIdx.length + i)];
+    const studentSet = repeats > 1 ? new Subset(both, order) : both;
+    const studentEpochs = studentCfg.train.epochs;
+    const student = await fit(`student_${round}`, studentSet, studentEpochs, studentInit === 'teacher' ? teacherWeights : undefined, studentCfg);
+    rows.push({ round: `student ${round}`, trainImages: studentSet.length, pseudoLabels: keep.length, pseudoLabelAccuracy: right, accuracy: student.r.metrics.accuracy, balancedAccuracy: student.r.metrics.balancedAccuracy, steps: steps(studentSet.length, studentEpochs, studentCfg.data.batchSize) });
     teacher = student.t;
     teacherWeights = student.final;
   }

@@ -78,6 +78,8 @@ export class Trainer {
   private readonly log: (msg: string) => void;
 
   get trainSize(): number { return this.train?.length ?? 0; }
+  /** The model fit() reports on: the SWA average once it has averaged anything, else the trained model. */
+  get finalModel(): Module { return this.swaModel && this.swaModel.nAveraged > 0 ? this.swaModel.module : this.model; }
   get numClasses(): number { return this.train?.classes.length ?? 0; }
   get classes(): string[] { return this.train?.classes ?? []; }
   get testSize(): number { return this.test?.length ?? 0; }
@@ -437,8 +439,7 @@ export class Trainer {
     }
     if (cfg.tta) {
       // The final model (SWA when there is one) with test-time augmentation as well: reported next to the single-view accuracy.
-      const final = this.swaModel && this.swaModel.nAveraged > 0 ? this.swaModel.module : this.model;
-      const { logits, labels } = await this.predict(final, cfg.tta);
+      const { logits, labels } = await this.predict(this.finalModel, cfg.tta);
       const t = scoreLogits(logits, labels, this.train.classes.length);
       torch.dispose([logits, labels]);
       metrics.ttaAccuracy = t.accuracy;
