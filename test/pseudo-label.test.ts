@@ -11,6 +11,7 @@ import { torch } from 'arsenal';
 import type { Config } from 'arsenal';
 import { stratifiedSplit, selectConfident, labelRepeats, pseudoLabel } from '../src/engine/pseudo_label.js';
 import { TensorDataset } from '../src/data/dataset.js';
+import { runEnsemble } from '../src/engine/ensemble.js';
 
 const made: string[] = [];
 after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
@@ -85,6 +86,37 @@ test('pseudoLabel: teacher then a student per round, hard and soft labels, a rep
   }
 });
 
+test('pseudoLabel: a teacher ensemble of seeds, scored as arsenal ensemble scores its members', async () => {
+  const cfg: Config = {
+    task: 'classification', seed: 5,
+    data: { dataset: 'fashion-mnist', batchSize: 16, trainSubset: 320, testSubset: 200, mean: [0.286], std: [0.353] },
+    model: { name: 'resnet18', stem: 'small', width: 4 },
+    optimizer: { type: 'SGD', lr: 0.05, momentum: 0.9 },
+    train: { epochs: 1, amp: 'fp32' },
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'arsenal-pseudo-'));
+  made.push(dir);
+  const rows = await pseudoLabel(cfg, { labelledShare: 0.25, threshold: 0, teachers: 2, rounds: 1, workDir: dir, quiet: true, teacherEpochs: 2 });
+  assert.deepEqual(rows.map((r) => r.round.split(' (')[0]), ['teacher 1', 'teacher 2', 'teacher ensemble', 'student 1']);
+  assert.equal(rows[3].pseudoLabels, 320 - rows[0].trainImages, 'threshold 0 keeps the whole pool');
+  assert.match(rows[1].round, /seed 6/);
+  assert.equal(rows[2].steps, 2 * rows[0].steps);
+  const w1 = torch.safetensors.loadFile(join(dir, 'teacher_1', 'epoch_2.safetensors'));
+  const w2 = torch.safetensors.loadFile(join(dir, 'teacher_2', 'epoch_2.safetensors'));
+  const name = Object.keys(w1).find((n) => n.endsWith('conv1.weight'))!;
+  assert.ok(!w1[name].equal(w2[name]), 'the members differ in seed');
+  const { ensemble } = await runEnsemble([1, 2].map((i) => ({ cfg, config: 'test', checkpoint: join(dir, `teacher_${i}`, 'epoch_2.safetensors') })), { workDir: join(dir, 'ensemble') });
+  assert.equal(rows[2].accuracy, ensemble.accuracy);
+  assert.equal(rows[2].balancedAccuracy, ensemble.balancedAccuracy);
+  // Again with --resume: the finished teachers are reused as they are (same scores, no new checkpoints), and a
+  // threshold nothing passes leaves the student the labelled images alone.
+  rmSync(join(dir, 'student_1'), { recursive: true });
+  const again = await pseudoLabel(cfg, { labelledShare: 0.25, threshold: 1, teachers: 2, rounds: 1, workDir: dir, quiet: true, teacherEpochs: 2, resume: true });
+  assert.deepEqual(again.slice(0, 3).map((r) => r.accuracy), rows.slice(0, 3).map((r) => r.accuracy));
+  assert.equal(again[3].pseudoLabels, 0);
+  assert.equal(again[3].trainImages, rows[0].trainImages);
+});
+
 test('pseudoLabel: a bad studentInit, labelled share or student override is refused before training', async () => {
   const cfg: Config = {
     task: 'classification', seed: 3,
@@ -94,6 +126,8 @@ test('pseudoLabel: a bad studentInit, labelled share or student override is refu
   const workDir = mkdtempSync(join(tmpdir(), 'arsenal-pseudo-'));
   made.push(workDir);
   await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, studentInit: 'teachr' as never }), /studentInit must be 'scratch' or 'teacher'/);
+  await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, teachers: 0 }), /teachers must be a positive integer/);
+  await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, threshold: 2 }), /threshold must be in \[0, 1\]/);
   await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, minLabelledShare: 1 }), /minLabelledShare must be in \[0, 1\)/);
   await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, student: ['train.epochs=0'] }), /train\.epochs/);
   assert.deepEqual(readdirSync(workDir), [], 'nothing trained');

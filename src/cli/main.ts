@@ -13,7 +13,7 @@ const USAGE = `usage:
   arsenal test <config.ts> --checkpoint FILE [--tta] [--set a.b=value]... [--work-dir DIR]
   arsenal ensemble <config.ts>... --checkpoint FILE --checkpoint FILE... [--merge mean|logits|vote] [--weights 1,1,2] [--tta] [--work-dir DIR]
   arsenal augment <config.ts> --out grid.png [--n 16] [--seed N] [--epoch E] [--scenes]
-  arsenal pseudo-label <config.ts> [--labelled 0.1] [--threshold 0.9 | --top-k N] [--soft] [--rounds 1] [--teacher-epochs N] [--student-init scratch|teacher] [--min-labelled-share S] [--student-set a.b=value]... [--control] [--resume] [--tta] [--set a.b=value]... [--work-dir DIR]
+  arsenal pseudo-label <config.ts> [--labelled 0.1] [--threshold 0.9 | --top-k N] [--soft] [--rounds 1] [--teacher-epochs N] [--teachers N] [--student-init scratch|teacher] [--min-labelled-share S] [--student-set a.b=value]... [--control] [--resume] [--tta] [--set a.b=value]... [--work-dir DIR]
   arsenal info
   arsenal start            the main job: the Fashion-MNIST tricks recipe, with a result table`;
 
@@ -74,7 +74,7 @@ async function ensemble(argv: string[]): Promise<void> {
 }
 
 async function pseudoLabelCommand(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, { boolean: ['soft', 'tta', 'quiet', 'control', 'resume'], value: ['labelled', 'threshold', 'top-k', 'rounds', 'teacher-epochs', 'student-init', 'min-labelled-share', 'work-dir'], repeat: ['student-set'] });
+  const p = parseArgs(argv, { boolean: ['soft', 'tta', 'quiet', 'control', 'resume'], value: ['labelled', 'threshold', 'top-k', 'rounds', 'teacher-epochs', 'teachers', 'student-init', 'min-labelled-share', 'work-dir'], repeat: ['student-set'] });
   if (p.positional.length !== 1) throw new TypeError(`pseudo-label: expected one config file\n${USAGE}`);
   const num = (name: string) => {
     const v = p.flags.get(name);
@@ -88,7 +88,7 @@ async function pseudoLabelCommand(argv: string[]): Promise<void> {
   const workDir = workDirFor(p.positional[0], p.flags.get('work-dir')) + (p.flags.get('work-dir') ? '' : '-pseudo-label');
   await pseudoLabel(cfg, {
     labelledShare: num('labelled'), threshold: num('threshold'), topK: intFlag(p, 'top-k'), soft: p.flags.has('soft'), rounds: intFlag(p, 'rounds'),
-    teacherEpochs: intFlag(p, 'teacher-epochs'), control: p.flags.has('control'), studentInit: p.flags.get('student-init') as 'scratch' | 'teacher' | undefined,
+    teacherEpochs: intFlag(p, 'teacher-epochs'), teachers: intFlag(p, 'teachers'), control: p.flags.has('control'), studentInit: p.flags.get('student-init') as 'scratch' | 'teacher' | undefined,
     minLabelledShare: num('min-labelled-share'), student: p.lists.get('student-set'),
     tta: p.flags.has('tta') ? cfg.tta ?? { flips: ['h'] } : undefined, workDir, quiet: p.flags.has('quiet'), resume: p.flags.has('resume'),
   });

@@ -27,6 +27,8 @@ import { Trainer } from './trainer.js';
 import { buildDatasets } from './datasets.js';
 import { applyOverrides, validateConfig, type Config } from './config.js';
 import type { TtaOptions } from '../infer/tta.js';
+import { ensembleProbs } from '../infer/ensemble.js';
+import { scoreLogits } from '../metrics/classification.js';
 
 export interface PseudoLabelOptions {
   /** Share of the training set whose labels are kept (0.1), drawn per class with the seed. */
@@ -40,6 +42,8 @@ export interface PseudoLabelOptions {
   rounds?: number;
   /** Epochs of the first teacher (default: the config's train.epochs, like the students). */
   teacherEpochs?: number;
+  /** The first teacher is an ensemble of this many labelled-only models (seeds seed, seed+1, ...; probabilities averaged). */
+  teachers?: number;
   /** Also train a labelled-only model for as many optimizer steps as the last student (the fair baseline). */
   control?: boolean;
   /** Each student starts from its teacher's final weights ('teacher', a fine-tune) or anew ('scratch', the default, as in Lee 2013 and Noisy Student). */
@@ -98,7 +102,33 @@ export function selectConfident(probs: Tensor, o: { threshold?: number; topK?: n
   return conf.flatMap((c, i) => (c >= th ? [i] : []));
 }
 
+/** Log of the members' mean probabilities (each model the one its row reports: the SWA average when the recipe has SWA), with TTA when given. */
+async function predictProbs(members: Trainer[], tta: TtaOptions | undefined, loader?: DataLoader): Promise<{ logits: Tensor; labels: Tensor }> {
+  const outs: Tensor[] = [];
+  let labels: Tensor | null = null;
+  try {
+    for (const t of members) {
+      const p = await t.predict(t.finalModel, tta, loader);
+      outs.push(p.logits);
+      if (labels) p.labels.dispose(); else labels = p.labels;
+    }
+    const probs = ensembleProbs(outs, 'mean');
+    const logits = torch.scope(() => probs.clamp(1e-12).log().keep());
+    probs.dispose();
+    return { logits, labels: labels! };
+  } finally {
+    torch.dispose(outs);
+  }
+}
+
 async function gather(ds: Dataset, indices: number[]): Promise<{ images: Tensor; labels: Tensor }> {
+  if (indices.length === 0) {
+    // Nothing passed the threshold: empty tensors of the right shape, so the student trains on the labelled images alone.
+    const one = await ds.getBatch([0]);
+    const out = torch.scope(() => ({ images: one.images.narrow(0, 0, 0).contiguous().keep(), labels: one.labels.narrow(0, 0, 0).contiguous().keep() }));
+    torch.dispose([one.images, one.labels]);
+    return out;
+  }
   const parts: { images: Tensor; labels: Tensor }[] = [];
   for (let s = 0; s < indices.length; s += 4096) {
     const b = await ds.getBatch(indices.slice(s, s + 4096));
@@ -118,6 +148,8 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   if (!(minShare >= 0 && minShare < 1)) throw new RangeError(`pseudo-label: minLabelledShare must be in [0, 1), got ${minShare}`);
   const teacherEpochs = o.teacherEpochs ?? cfg.train.epochs;
   if (!(Number.isInteger(teacherEpochs) && teacherEpochs >= 1)) throw new RangeError(`pseudo-label: teacherEpochs must be a positive integer, got ${teacherEpochs}`);
+  const nTeachers = o.teachers ?? 1;
+  if (!(Number.isInteger(nTeachers) && nTeachers >= 1)) throw new RangeError(`pseudo-label: teachers must be a positive integer, got ${nTeachers}`);
   torch.scope(() => selectConfident(torch.zeros([0, 2]), o));
   const studentCfg: Config = structuredClone(cfg);
   if (o.student?.length) {
@@ -143,16 +175,30 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     return { t, r, final };
   };
   log(`pseudo-label: ${labIdx.length} labelled images (${(100 * (o.labelledShare ?? 0.1)).toFixed(0)}% per class), ${poolIdx.length} in the unlabelled pool`);
-  let { t: teacher, r, final: teacherWeights } = await fit('teacher', labelledSet, teacherEpochs);
   // The trainer drops the last partial batch.
   const steps = (images: number, epochs: number, batchSize = cfg.data.batchSize) => Math.floor(images / batchSize) * epochs;
-  rows.push({ round: `teacher (labelled only, ${teacherEpochs} epochs)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: r.metrics.accuracy, balancedAccuracy: r.metrics.balancedAccuracy, steps: steps(labIdx.length, teacherEpochs) });
+  // The first teacher: one labelled-only model, or an ensemble of them that differ in seed only.
+  let teachers: Trainer[] = [];
+  let teacherWeights = '';
+  for (let i = 0; i < nTeachers; i++) {
+    const member = await fit(nTeachers === 1 ? 'teacher' : `teacher_${i + 1}`, labelledSet, teacherEpochs, undefined, { ...cfg, seed: seed + i });
+    teachers.push(member.t);
+    if (i === 0) teacherWeights = member.final;
+    rows.push({ round: `teacher${nTeachers === 1 ? '' : ` ${i + 1} (seed ${seed + i})`} (labelled only, ${teacherEpochs} epochs)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: member.r.metrics.accuracy, balancedAccuracy: member.r.metrics.balancedAccuracy, steps: steps(labIdx.length, teacherEpochs) });
+  }
+  if (nTeachers > 1) {
+    const { logits: testLogits, labels: testLabels } = await predictProbs(teachers, undefined);
+    const s = scoreLogits(testLogits, testLabels, k);
+    torch.dispose([testLogits, testLabels]);
+    rows.push({ round: `teacher ensemble (${nTeachers} models, mean of probabilities)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: s.accuracy, balancedAccuracy: s.balancedAccuracy, steps: nTeachers * steps(labIdx.length, teacherEpochs) });
+  }
+  // Steps that went into the model a fine-tuned student starts from (the first teacher's, then each student's).
+  let chainSteps = steps(labIdx.length, teacherEpochs);
   const rounds = o.rounds ?? 1;
   for (let round = 1; round <= rounds; round++) {
     const loader = new DataLoader(pool, { batchSize: (cfg.data.testBatchSize ?? cfg.data.batchSize * 2), shuffle: false });
-    // The model the teacher's row reports (its SWA average when the recipe has SWA).
-    const { logits } = await teacher.predict(teacher.finalModel, o.tta, loader);
-    const probs = logits.softmax(1).keep();
+    const { logits } = await predictProbs(teachers, o.tta, loader);
+    const probs = logits.exp().keep();
     logits.dispose();
     const keep = selectConfident(probs, o);
     const keepT = torch.tensor(Int32Array.from(keep)).long().keep();
@@ -170,14 +216,16 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     const studentSet = repeats > 1 ? new Subset(both, order) : both;
     const studentEpochs = studentCfg.train.epochs;
     const student = await fit(`student_${round}`, studentSet, studentEpochs, studentInit === 'teacher' ? teacherWeights : undefined, studentCfg);
-    rows.push({ round: `student ${round}`, trainImages: studentSet.length, pseudoLabels: keep.length, pseudoLabelAccuracy: right, accuracy: student.r.metrics.accuracy, balancedAccuracy: student.r.metrics.balancedAccuracy, steps: steps(studentSet.length, studentEpochs, studentCfg.data.batchSize) });
-    teacher = student.t;
+    const studentSteps = steps(studentSet.length, studentEpochs, studentCfg.data.batchSize);
+    rows.push({ round: `student ${round}`, trainImages: studentSet.length, pseudoLabels: keep.length, pseudoLabelAccuracy: right, accuracy: student.r.metrics.accuracy, balancedAccuracy: student.r.metrics.balancedAccuracy, steps: studentSteps });
+    chainSteps = studentInit === 'teacher' ? chainSteps + studentSteps : studentSteps;
+    teachers = [student.t];
     teacherWeights = student.final;
   }
   if (o.control) {
     // As many optimizer steps as went into the last model above, on the labelled images alone: the last
     // student's, or with studentInit 'teacher' the whole chain's (teacher and every student fine-tuned from it).
-    const target = studentInit === 'teacher' ? rows.reduce((a, r) => a + r.steps, 0) : rows[rows.length - 1].steps;
+    const target = chainSteps;
     const epochs = Math.max(1, Math.round(target / Math.max(1, Math.floor(labIdx.length / cfg.data.batchSize))));
     const c = await fit('control', labelledSet, epochs);
     rows.push({ round: `control: labelled only, ${epochs} epochs (the last model's ${studentInit === 'teacher' ? 'steps, teacher included' : 'steps'})`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: c.r.metrics.accuracy, balancedAccuracy: c.r.metrics.balancedAccuracy, steps: steps(labIdx.length, epochs) });
