@@ -21,7 +21,7 @@ const quick = ['--set', 'data.trainSubset=128', '--set', 'data.testSubset=256', 
 
 test('arsenal train writes metrics.json, checkpoints and a log; arsenal test reads a checkpoint', () => {
   const dir = tmp();
-  const r = run('train', 'configs/fashion-mnist/baseline.ts', '--epochs', '1', '--seed', '3', '--work-dir', dir, ...quick);
+  const r = run('train', 'configs/fashion-mnist/baseline.ts', '--epochs', '1', '--seed', '3', '--work-dir', dir, '--set', 'tta={"flips":["h"]}', ...quick);
   assert.equal(r.status, 0, r.stderr);
   const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
   assert.equal(m.task, 'classification');
@@ -37,6 +37,17 @@ test('arsenal train writes metrics.json, checkpoints and a log; arsenal test rea
   const m2 = JSON.parse(readFileSync(join(dir, 'test_metrics.json'), 'utf8'));
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')), m, 'the training metrics stay as they were');
   assert.equal(m2.metrics.accuracy, m.metrics.accuracy, 'test on the final checkpoint reproduces training\'s final evaluation');
+
+  // --tta: a table of each view alone and their merge, from one forward per view; the merge is what training reported.
+  const v = run('test', 'configs/fashion-mnist/baseline.ts', '--checkpoint', join(dir, 'epoch_1.safetensors'), '--work-dir', dir, '--tta', '--set', 'tta={"flips":["h"]}', ...quick);
+  assert.equal(v.status, 0, v.stderr);
+  const m3 = JSON.parse(readFileSync(join(dir, 'test_metrics.json'), 'utf8'));
+  assert.deepEqual(m3.views.map((x: { view: string }) => x.view), ['identity', 'flip-h', 'TTA (mean of 2 views)']);
+  assert.equal(m3.views[0].accuracy, m.metrics.accuracy, 'the identity view is the plain evaluation');
+  assert.equal(m3.views[2].accuracy, m.metrics.ttaAccuracy, 'the merge is the TTA accuracy training reported');
+  assert.equal(m3.metrics.accuracy, m.metrics.ttaAccuracy);
+  assert.match(readFileSync(join(dir, 'test_metrics.md'), 'utf8'), /^\| view \| accuracy \|.*\n.*\n\| identity \| \d+\.\d\d% \|/);
+  assert.match(v.stdout, /\| flip-h \| \d+\.\d\d% \|/);
 });
 
 test('arsenal info names libtorch, threads and the datasets', () => {

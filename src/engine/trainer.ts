@@ -254,6 +254,33 @@ export class Trainer {
     return r;
   }
 
+  /**
+   * Every TTA view's logits over the loader (mapped back to the original frame), one batched forward per view
+   * and batch: what `arsenal test --tta` scores view by view next to their merge.
+   */
+  async predictViews(model: Module, tta: TtaOptions, loader: DataLoader = this.testLoader): Promise<{ views: { name: string; logits: Tensor }[]; labels: Tensor }> {
+    const was = model.training;
+    model.eval();
+    loader.setEpoch(0);
+    const views = buildViews(tta);
+    const outs: Tensor[][] = views.map(() => []), labels: Tensor[] = [];
+    try {
+      for await (const b of loader) {
+        torch.noGrad(() => torch.scope(() => {
+          const x = this.normalise(b.images);
+          views.forEach((v, i) => outs[i].push(v.invert(this.forward(model, this.layout(v.apply(x)))).keep()));
+        }));
+        labels.push(b.labels);
+        b.images.dispose();
+      }
+    } finally {
+      model.train(was);
+    }
+    const r = torch.scope(() => ({ views: views.map((v, i) => ({ name: v.name, logits: torch.cat(outs[i], 0).keep() })), labels: torch.cat(labels, 0).keep() }));
+    torch.dispose([...outs.flat(), ...labels]);
+    return r;
+  }
+
   private trainStep(b: Batch, epoch: number): { loss: number } {
     const cfg = this.cfg;
     return torch.scope(() => {
