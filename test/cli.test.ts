@@ -66,6 +66,8 @@ test('bad input: one clear line and exit status 1', () => {
     [['test', 'configs/fashion-mnist/baseline.ts'], /--checkpoint FILE is required/],
     [['test', 'configs/fashion-mnist/baseline.ts', '--checkpoint', '/nonexistent.safetensors'], /checkpoint '\/nonexistent\.safetensors' does not exist/],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    [['pseudo-label', 'configs/fashion-mnist/baseline.ts', '--student-set', 'train.epochs=0'], /pseudo-label --student-set: the students' config\.train\.epochs: expected a value in \[1, 1000000\], got 0/],
+    [['pseudo-label', 'configs/fashion-mnist/baseline.ts', '--student-set', 'nonsense'], /--student-set nonsense: expected key\.path=value/],
   ];
   for (const [args, re] of cases) {
     const r = run(...args);

@@ -126,6 +126,6 @@ test('pseudoLabel: a bad studentInit, labelled share or student override is refu
   await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, teachers: 0 }), /teachers must be a positive integer/);
   await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, threshold: 2 }), /threshold must be in \[0, 1\]/);
   await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, minLabelledShare: 1 }), /minLabelledShare must be in \[0, 1\)/);
-  await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, student: ['train.epochs=0'] }), /train\.epochs/);
+  await assert.rejects(pseudoLabel(cfg, { workDir, quiet: true, student: ['train.epochs=0'] }), /the students' config\.train\.epochs/);
   assert.deepEqual(readdirSync(workDir), [], 'nothing trained');
 });

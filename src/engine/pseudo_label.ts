@@ -153,8 +153,12 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   torch.scope(() => selectConfident(torch.zeros([0, 2]), o));
   const studentCfg: Config = structuredClone(cfg);
   if (o.student?.length) {
-    applyOverrides(studentCfg, o.student);
-    validateConfig(studentCfg);
+    applyOverrides(studentCfg, o.student, '--student-set');
+    try {
+      validateConfig(studentCfg);
+    } catch (e) {
+      throw new TypeError(`pseudo-label --student-set: the students' ${(e as Error).message}`);
+    }
   }
   const { train: full, test } = await buildDatasets(cfg.data);
   const [labIdx, poolIdx] = stratifiedSplit(full, o.labelledShare ?? 0.1, seed);
