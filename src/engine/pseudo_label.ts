@@ -85,12 +85,19 @@ export function labelRepeats(labelled: number, pseudo: number, share: number): n
   return Math.max(1, Math.ceil((share * pseudo) / ((1 - share) * labelled)));
 }
 
+/** Throws on a topK that is not a positive integer or a threshold outside [0, 1]. */
+function checkSelection(o: { threshold?: number; topK?: number }): void {
+  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 1)) throw new RangeError(`pseudo-label: topK must be a positive integer, got ${o.topK}`);
+  const th = o.threshold ?? 0.9;
+  if (o.topK === undefined && !(th >= 0 && th <= 1)) throw new RangeError(`pseudo-label: threshold must be in [0, 1], got ${th}`);
+}
+
 /** Which pool predictions to keep: probability ≥ threshold, or the topK most confident per predicted class. */
 export function selectConfident(probs: Tensor, o: { threshold?: number; topK?: number }): number[] {
+  checkSelection(o);
   const conf = probs.amax(1).toArray() as number[];
   const cls = probs.argmax(1).toArray() as number[];
   if (o.topK !== undefined) {
-    if (!(Number.isInteger(o.topK) && o.topK >= 1)) throw new RangeError(`pseudo-label: topK must be a positive integer, got ${o.topK}`);
     const byClass = new Map<number, number[]>();
     cls.forEach((c, i) => { const l = byClass.get(c) ?? []; l.push(i); byClass.set(c, l); });
     const keep: number[] = [];
@@ -98,12 +105,11 @@ export function selectConfident(probs: Tensor, o: { threshold?: number; topK?: n
     return keep.sort((a, b) => a - b);
   }
   const th = o.threshold ?? 0.9;
-  if (!(th >= 0 && th <= 1)) throw new RangeError(`pseudo-label: threshold must be in [0, 1], got ${th}`);
   return conf.flatMap((c, i) => (c >= th ? [i] : []));
 }
 
-/** Log of the members' mean probabilities (each model the one its row reports: the SWA average when the recipe has SWA), with TTA when given. */
-async function predictProbs(members: Trainer[], tta: TtaOptions | undefined, loader?: DataLoader): Promise<{ logits: Tensor; labels: Tensor }> {
+/** The members' mean class probabilities (each model the one its row reports: the SWA average when the recipe has SWA), with TTA when given. */
+async function predictProbs(members: Trainer[], tta: TtaOptions | undefined, loader?: DataLoader): Promise<{ probs: Tensor; labels: Tensor }> {
   const outs: Tensor[] = [];
   let labels: Tensor | null = null;
   try {
@@ -112,10 +118,7 @@ async function predictProbs(members: Trainer[], tta: TtaOptions | undefined, loa
       outs.push(p.logits);
       if (labels) p.labels.dispose(); else labels = p.labels;
     }
-    const probs = ensembleProbs(outs, 'mean');
-    const logits = torch.scope(() => probs.clamp(1e-12).log().keep());
-    probs.dispose();
-    return { logits, labels: labels! };
+    return { probs: ensembleProbs(outs, 'mean'), labels: labels! };
   } finally {
     torch.dispose(outs);
   }
@@ -150,7 +153,7 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   if (!(Number.isInteger(teacherEpochs) && teacherEpochs >= 1)) throw new RangeError(`pseudo-label: teacherEpochs must be a positive integer, got ${teacherEpochs}`);
   const nTeachers = o.teachers ?? 1;
   if (!(Number.isInteger(nTeachers) && nTeachers >= 1)) throw new RangeError(`pseudo-label: teachers must be a positive integer, got ${nTeachers}`);
-  torch.scope(() => selectConfident(torch.zeros([0, 2]), o));
+  checkSelection(o);
   const studentCfg: Config = structuredClone(cfg);
   if (o.student?.length) {
     applyOverrides(studentCfg, o.student, '--student-set');
@@ -191,9 +194,9 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     rows.push({ round: `teacher${nTeachers === 1 ? '' : ` ${i + 1} (seed ${seed + i})`} (labelled only, ${teacherEpochs} epochs)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: member.r.metrics.accuracy, balancedAccuracy: member.r.metrics.balancedAccuracy, steps: steps(labIdx.length, teacherEpochs) });
   }
   if (nTeachers > 1) {
-    const { logits: testLogits, labels: testLabels } = await predictProbs(teachers, undefined);
-    const s = scoreLogits(testLogits, testLabels, k);
-    torch.dispose([testLogits, testLabels]);
+    const { probs: testProbs, labels: testLabels } = await predictProbs(teachers, undefined);
+    const s = torch.scope(() => scoreLogits(testProbs.clamp(1e-12).log(), testLabels, k));
+    torch.dispose([testProbs, testLabels]);
     rows.push({ round: `teacher ensemble (${nTeachers} models, mean of probabilities)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: s.accuracy, balancedAccuracy: s.balancedAccuracy, steps: nTeachers * steps(labIdx.length, teacherEpochs) });
   }
   // Steps that went into the model a fine-tuned student starts from (the first teacher's, then each student's).
@@ -201,9 +204,8 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   const rounds = o.rounds ?? 1;
   for (let round = 1; round <= rounds; round++) {
     const loader = new DataLoader(pool, { batchSize: (cfg.data.testBatchSize ?? cfg.data.batchSize * 2), shuffle: false });
-    const { logits } = await predictProbs(teachers, o.tta, loader);
-    const probs = logits.exp().keep();
-    logits.dispose();
+    const { probs, labels: poolLabels } = await predictProbs(teachers, o.tta, loader);
+    poolLabels.dispose();
     const keep = selectConfident(probs, o);
     const keepT = torch.tensor(Int32Array.from(keep)).long().keep();
     const chosen = torch.scope(() => probs.indexSelect(0, keepT).keep());
@@ -216,7 +218,8 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     const repeats = labelRepeats(labIdx.length, keep.length, minShare);
     log(`round ${round}: kept ${keep.length} pseudo-labels (${right === null ? '—' : `${(100 * right).toFixed(1)}% right`}), ${o.soft ? 'soft' : 'hard'} labels${repeats > 1 ? `; the labelled images come ${repeats} times an epoch` : ''}`);
     const both = new TensorDataset(images, labels, full.classes);
-    const order = [...Array.from({ length: repeats }, () => Array.from({ length: labIdx.length }, (_, i) => i)).flat(), ...keep.map((_, i) => labIdx.length + i)];
+    // The labelled images (rows 0..L-1 of `both`) `repeats` times, then the pseudo-labelled ones once.
+    const L = labIdx.length, order = Array.from({ length: repeats * L + keep.length }, (_, j) => (j < repeats * L ? j % L : j - (repeats - 1) * L));
     const studentSet = repeats > 1 ? new Subset(both, order) : both;
     const studentEpochs = studentCfg.train.epochs;
     const student = await fit(`student_${round}`, studentSet, studentEpochs, studentInit === 'teacher' ? teacherWeights : undefined, studentCfg);
@@ -229,8 +232,7 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   if (o.control) {
     // As many optimizer steps as went into the last model above, on the labelled images alone: the last
     // student's, or with studentInit 'teacher' the whole chain's (teacher and every student fine-tuned from it).
-    const target = chainSteps;
-    const epochs = Math.max(1, Math.round(target / Math.max(1, Math.floor(labIdx.length / cfg.data.batchSize))));
+    const epochs = Math.max(1, Math.round(chainSteps / Math.max(1, steps(labIdx.length, 1))));
     const c = await fit('control', labelledSet, epochs);
     rows.push({ round: `control: labelled only, ${epochs} epochs (the last model's ${studentInit === 'teacher' ? 'steps, teacher included' : 'steps'})`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: c.r.metrics.accuracy, balancedAccuracy: c.r.metrics.balancedAccuracy, steps: steps(labIdx.length, epochs) });
   }

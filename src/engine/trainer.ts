@@ -235,23 +235,11 @@ export class Trainer {
    * With a TTA the "logits" are the log of the merged probabilities (softmax gives them back).
    */
   async predict(model: Module = this.model, tta?: TtaOptions, loader: DataLoader = this.testLoader): Promise<{ logits: Tensor; labels: Tensor }> {
-    const was = model.training;
-    model.eval();
-    loader.setEpoch(0);
-    const outs: Tensor[] = [], labels: Tensor[] = [];
     const wrapper = tta ? new TTA((x) => this.forward(model, this.layout(x)), tta) : null;
-    try {
-      for await (const b of loader) {
-        outs.push(torch.noGrad(() => torch.scope(() => (wrapper ? wrapper.predict(this.normalise(b.images)).clamp(1e-12).log() : this.forward(model, this.preprocess(b.images))).keep())));
-        labels.push(b.labels);
-        b.images.dispose();
-      }
-    } finally {
-      model.train(was);
-    }
-    const r = torch.scope(() => ({ logits: torch.cat(outs, 0).keep(), labels: torch.cat(labels, 0).keep() }));
-    torch.dispose([...outs, ...labels]);
-    return r;
+    const { outputs: [logits], labels } = await this.inferBatches(model, loader, 1, (images) => [
+      wrapper ? wrapper.predict(this.normalise(images)).clamp(1e-12).log() : this.forward(model, this.preprocess(images)),
+    ]);
+    return { logits, labels };
   }
 
   /**
@@ -259,24 +247,30 @@ export class Trainer {
    * and batch: what `arsenal test --tta` scores view by view next to their merge.
    */
   async predictViews(model: Module, tta: TtaOptions, loader: DataLoader = this.testLoader): Promise<{ views: { name: string; logits: Tensor }[]; labels: Tensor }> {
+    const views = buildViews(tta);
+    const { outputs, labels } = await this.inferBatches(model, loader, views.length, (images) => {
+      const x = this.normalise(images);
+      return views.map((v) => v.invert(this.forward(model, this.layout(v.apply(x)))));
+    });
+    return { views: views.map((v, i) => ({ name: v.name, logits: outputs[i] })), labels };
+  }
+
+  /** Runs `perBatch` (k outputs per batch, no grad, eval mode) over the loader in order; each output concatenated over batches. */
+  private async inferBatches(model: Module, loader: DataLoader, k: number, perBatch: (images: Tensor) => Tensor[]): Promise<{ outputs: Tensor[]; labels: Tensor }> {
     const was = model.training;
     model.eval();
     loader.setEpoch(0);
-    const views = buildViews(tta);
-    const outs: Tensor[][] = views.map(() => []), labels: Tensor[] = [];
+    const outs: Tensor[][] = Array.from({ length: k }, () => []), labels: Tensor[] = [];
     try {
       for await (const b of loader) {
-        torch.noGrad(() => torch.scope(() => {
-          const x = this.normalise(b.images);
-          views.forEach((v, i) => outs[i].push(v.invert(this.forward(model, this.layout(v.apply(x)))).keep()));
-        }));
+        torch.noGrad(() => torch.scope(() => perBatch(b.images).forEach((t, i) => outs[i].push(t.keep()))));
         labels.push(b.labels);
         b.images.dispose();
       }
     } finally {
       model.train(was);
     }
-    const r = torch.scope(() => ({ views: views.map((v, i) => ({ name: v.name, logits: torch.cat(outs[i], 0).keep() })), labels: torch.cat(labels, 0).keep() }));
+    const r = torch.scope(() => ({ outputs: outs.map((o) => torch.cat(o, 0).keep()), labels: torch.cat(labels, 0).keep() }));
     torch.dispose([...outs.flat(), ...labels]);
     return r;
   }
