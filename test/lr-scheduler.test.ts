@@ -21,6 +21,7 @@ function check(name: string, opt: optim.Optimizer, sch: { step(): void }, moment
   for (let s = 0; s < steps; s++) {
     opt.paramGroups.forEach((g, i) => {
       const exp = want.lr[s][i];
+      // JS doubles against Python's: the closed forms in another order of operations, a few ulp; 1e-7 is generous.
       assert.ok(Math.abs(g.lr - exp) <= 1e-9 + 1e-7 * Math.abs(exp), `${name} step ${s} group ${i}: lr ${g.lr} != ${exp}`);
       if (momentum) {
         const m = g.betas ? (g.betas as number[])[0] : (g.momentum as number);

@@ -3,7 +3,11 @@
 // channels-last, and layer outputs against their functional definitions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { torch, nn, F } from 'arsenal';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 class Net extends nn.Module {
   conv = new nn.Conv2d(1, 4, 3, { padding: 1, bias: false });
@@ -83,10 +87,10 @@ test('layers equal their functional definitions', () => {
   assert.deepEqual(new nn.MaxPool2d(2).forward(x).shape, [2, 3, 4, 4]);
   assert.deepEqual(new nn.AdaptiveAvgPool2d(1).forward(x).shape, [2, 3, 1, 1]);
   const gn = new nn.GroupNorm(3, 3);
-  assert.ok(gn.forward(x).allclose(F.groupNorm(x, 3, gn.weight, gn.bias), 1e-6, 1e-6));
+  assert.ok(gn.forward(x).allclose(F.groupNorm(x, 3, gn.weight, gn.bias), 1e-6, 1e-6)); // the same kernel: equal up to fp32 rounding
   const ln = new nn.LayerNorm([8, 8]);
   const m = ln.forward(x).mean([2, 3]);
-  assert.ok(m.abs().max().item() < 1e-5);
+  assert.ok(m.abs().max().item() < 1e-5); // a mean of 64 normalised fp32 values: zero to rounding
   const d = new nn.Dropout(0.5);
   d.eval();
   assert.ok(d.forward(x).equal(x));
@@ -107,5 +111,35 @@ test('deepCopy gives independent parameters and buffers; toMemoryFormat keeps va
   const y = b.forward(x);
   b.toMemoryFormat('channelsLast');
   assert.ok(b.conv.weight.isContiguousAs('channelsLast'));
+  // Channels-last runs other oneDNN kernels, which sum in another order: fp32 rounding, a few ulp on this tiny block.
   assert.ok(b.forward(x.contiguous('channelsLast')).allclose(y, 1e-5, 1e-6));
+});
+
+// libtorch 1.13's oneDNN crashes (SIGSEGV) or hangs in the backward pass of a strided 1×1 convolution in channels-last
+// with few input channels (oneDNN issue #6035; a narrow ResNet's downsample layer). F.conv2d runs it as a stride-1
+// convolution of the subsampled input. A child process, so a regression fails this test instead of killing the suite.
+test('a strided 1×1 convolution in channels-last with 4 input channels trains (and equals the NCHW one)', () => {
+  const code = `
+    import { torch, F } from 'arsenal';
+    torch.manualSeed(0);
+    const w = torch.randn([8, 4, 1, 1], { requiresGrad: true });
+    const x = torch.randn(32, 4, 64, 64);
+    let worst = 0;
+    for (let i = 0; i < 10; i++) torch.scope(() => {
+      const yl = F.conv2d(x.contiguous('channelsLast'), w.contiguous('channelsLast'), null, { stride: 2 });
+      yl.mul(yl).sum().backward();
+      const gl = w.grad.clone(); w.grad = null;
+      const y = F.conv2d(x, w, null, { stride: 2 });
+      y.mul(y).sum().backward();
+      worst = Math.max(worst, yl.sub(y).abs().max().item() / y.abs().max().item(), gl.sub(w.grad).abs().max().item() / w.grad.abs().max().item());
+      w.grad = null;
+      if (yl.shape.join() !== '32,8,32,32') throw new Error('shape ' + yl.shape);
+    });
+    console.log(JSON.stringify({ worst }));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.signal, null, `the process died (${r.signal}): ${r.stderr.split('\n').slice(0, 3).join(' ')}`);
+  assert.equal(r.status, 0, r.stderr);
+  // NCHW and NHWC kernels sum the 4 products and the 32×32×32 gradient terms in other orders: fp32 rounding.
+  assert.ok(JSON.parse(r.stdout.trim().split('\n').pop()!).worst < 1e-5, r.stdout);
 });

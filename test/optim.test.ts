@@ -24,6 +24,7 @@ function run(make: (ps: nn.Parameter[]) => optim.Optimizer): number[][] {
   return [p.flatten().toArray(), q.toArray()];
 }
 
+// float64 parameters and element-wise updates only (no reductions): the kernels' order cannot matter, 1e-10 is rounding.
 function close(name: string, got: number[][], want: number[][]) {
   got.forEach((g, i) => g.forEach((v, j) => assert.ok(Math.abs(v - want[i][j]) <= 1e-12 + 1e-10 * Math.abs(want[i][j]), `${name}[${i}][${j}]: ${v} != ${want[i][j]}`)));
 }

@@ -101,7 +101,7 @@ async function info(): Promise<void> {
   const pkg = JSON.parse((await import('node:fs')).readFileSync(join(repo, 'package.json'), 'utf8'));
   console.log(`arsenal ${pkg.version}, Node.js ${process.versions.node}`);
   console.log(`libtorch ${i.libtorch}; BLAS ${i.blas}; CPU capability ${i.cpuCapability}; oneDNN ${i.mkldnn ? 'yes' : 'no'}`);
-  console.log(`threads ${i.threads} (interop ${i.interopThreads}); CUDA ${i.cuda ? 'available' : 'not available'}; bf16 on this CPU: ${i.bf16 ? 'yes (AVX512_BF16/AMX)' : 'no'}`);
+  console.log(`threads ${i.threads} (interop ${i.interopThreads}); CUDA ${i.cuda ? 'available' : 'not available'}; bf16 autocast: ${i.bf16 ? 'yes' : 'no'} (${i.bf16Reason})`);
   for (const d of datasetsFound()) console.log(`dataset ${d.name}: ${d.found ? d.path : `not found (${d.hint})`}`);
 }
 

@@ -114,7 +114,11 @@ export interface EmaConfig {
 
 export interface TrainConfig {
   epochs: number;
-  /** bf16 autocast (fp32 master weights, fp32 loss), plain fp32, or 'auto': bf16 where torch.info().bf16 says the CPU has it. */
+  /**
+   * bf16 autocast (fp32 master weights, fp32 loss), plain fp32, or 'auto': bf16 where the CPU has native bf16 and
+   * libtorch's bf16 kernels run (torch.bf16Support()), else fp32 with a one-line notice. Decided when a run starts,
+   * recorded in checkpoints and metrics.json, and kept by --resume.
+   */
   amp?: 'bf16' | 'fp32' | 'auto';
   /** NHWC memory layout for the model and batches (timm --channels-last): ~12% faster bf16 steps here. */
   channelsLast?: boolean;

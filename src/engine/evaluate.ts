@@ -44,7 +44,7 @@ export async function evaluateCheckpoint(cfg: Config, weightsFile: string, workD
     torch.dispose([logits, labels]);
   }
   const result: TrainResult & { views?: typeof views } = {
-    task: cfg.task, dataset: cfg.data.dataset, metrics: { ...m }, epochs: cfg.train.epochs, seed: trainer.seed,
+    task: cfg.task, dataset: cfg.data.dataset, metrics: { ...m }, epochs: cfg.train.epochs, seed: trainer.seed, amp: trainer.amp,
     wallSeconds: (performance.now() - t0) / 1000, imagesPerSecond: 0, dataWaitShare: 0, ...(views ? { views } : {}),
   };
   mkdirSync(workDir, { recursive: true });

@@ -28,6 +28,7 @@ import { TTA, buildViews, type TtaOptions } from '../infer/tta.js';
 import { buildLoss, type ClassificationLoss } from './loss.js';
 import { writeCheckpoint, readCheckpoint, latestTag } from './checkpoint.js';
 import { Progress, fmt } from './progress.js';
+import { resolveAmp, type Amp } from './precision.js';
 
 export interface TrainResult {
   task: string;
@@ -35,6 +36,8 @@ export interface TrainResult {
   metrics: Record<string, number>;
   epochs: number;
   seed: number;
+  /** The precision the run trained in (`amp: 'auto'` resolved). */
+  amp: Amp;
   wallSeconds: number;
   imagesPerSecond: number;
   dataWaitShare: number;
@@ -84,13 +87,13 @@ export class Trainer {
   get classes(): string[] { return this.train?.classes ?? []; }
   get testSize(): number { return this.test?.length ?? 0; }
 
-  /** The precision actually used ('auto' resolved against the CPU). */
-  readonly amp: 'bf16' | 'fp32';
+  /** The precision actually used ('auto' resolved by torch.bf16Support(), or kept from the checkpoint being resumed). */
+  amp: Amp;
+  private ampNotice: string | null;
 
   constructor(readonly cfg: Config, readonly opts: TrainerOptions) {
     this.seed = cfg.seed ?? 42;
-    const amp = cfg.train.amp ?? 'fp32';
-    this.amp = amp === 'auto' ? (torch.info().bf16 ? 'bf16' : 'fp32') : amp;
+    ({ amp: this.amp, notice: this.ampNotice } = resolveAmp(cfg.train.amp));
     this.log = opts.quiet ? () => {} : (m) => console.log(m);
   }
 
@@ -308,6 +311,7 @@ export class Trainer {
     writeCheckpoint(this.opts.workDir, tag, this.model.stateDict(), state, {
       epoch,
       seed: this.seed,
+      amp: this.amp,
       optimizer: { param_groups: sd.param_groups, scalars },
       schedule: this.schedule?.stateDict() ?? null,
       swaLr: this.swaLr?.stateDict() ?? null,
@@ -322,6 +326,7 @@ export class Trainer {
 
   private restore(tag: string): void {
     const { weights, state, meta } = readCheckpoint(this.opts.workDir, tag);
+    ({ amp: this.amp, notice: this.ampNotice } = resolveAmp(this.cfg.train.amp, meta.amp));
     this.model.loadStateDict(weights, { source: `${this.opts.workDir}/${tag}.safetensors` });
     const opt: Record<number, Record<string, Tensor | number>> = {};
     for (const [i, s] of Object.entries(meta.optimizer.scalars as Record<string, Record<string, number>>)) opt[Number(i)] = { ...s };
@@ -370,6 +375,7 @@ export class Trainer {
       if (tag) this.restore(tag);
       else this.log(`--resume: no checkpoint in ${this.opts.workDir}; starting from scratch`);
     }
+    if (this.ampNotice) this.log(this.ampNotice);
     this.log(`model ${cfg.model.name}: ${(this.model.numParameters() / 1e6).toFixed(2)}M parameters; ${this.train.length} training images, ${this.test.length} test images; seed ${this.seed}; amp ${this.amp}; threads ${torch.getNumThreads()}`);
     if (cfg.optimizer.paramwise) for (const g of this.groups) this.log(`  param group ${g.name}: ${g.params} tensors, lr ${g.lr}, weight decay ${g.weightDecay} (e.g. ${g.examples.join(', ')})`);
     const progress = new Progress(cfg.train.logInterval ?? 50);
@@ -435,7 +441,7 @@ export class Trainer {
       if (epoch % (cfg.train.checkpointInterval ?? 1) === 0 || epoch === epochs) this.saveCheckpoint(epoch, {});
       if (this.opts.stopAfterEpoch === epoch && epoch < epochs) {
         this.log(`stopping after epoch ${epoch} (stopAfterEpoch)`);
-        return { task: cfg.task, dataset: cfg.data.dataset, metrics: {}, epochs: epoch, seed: this.seed, wallSeconds: (performance.now() - t0) / 1000, imagesPerSecond: 0, dataWaitShare: 0 };
+        return { task: cfg.task, dataset: cfg.data.dataset, metrics: {}, epochs: epoch, seed: this.seed, amp: this.amp, wallSeconds: (performance.now() - t0) / 1000, imagesPerSecond: 0, dataWaitShare: 0 };
       }
     }
     if (!last) last = await this.evaluate();
@@ -474,6 +480,7 @@ export class Trainer {
       metrics,
       epochs,
       seed: this.seed,
+      amp: this.amp,
       wallSeconds,
       imagesPerSecond: trainSeconds > 0 ? images / trainSeconds : 0,
       dataWaitShare: trainSeconds > 0 ? waitSeconds / trainSeconds : 0,

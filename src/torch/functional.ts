@@ -9,9 +9,38 @@ const T = (h: number) => new Tensor(h);
 
 export interface ConvOptions { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }
 
+const pair = (v: number | number[] | undefined, d: number): number[] => (v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v.length === 1 ? [v[0], v[0]] : v);
+
+/**
+ * A strided 1×1 convolution without padding in channels-last is run as a
+ * stride-1 convolution of the subsampled input (the same sums: a 1×1 kernel at
+ * stride s reads exactly the pixels x[..., ::s, ::s]). libtorch 1.13's oneDNN
+ * writes past its workspace in that case's backward-weights pass (the
+ * "reduce to unit stride" path, channels-last, fewer input channels than its
+ * block of 8 or 16): a crash (SIGSEGV) or a hang, e.g. in a narrow ResNet's
+ * downsample layer (oneDNN issue #6035). Returns null when the call is not that case.
+ */
+function unitStride1x1(input: Tensor, weight: Tensor, opts: ConvOptions): { input: Tensor; stride: number } | null {
+  if (opts.stride === undefined || opts.stride === 1) return null;
+  const [sh, sw] = pair(opts.stride, 1);
+  const [ph, pw] = pair(opts.padding, 0);
+  if ((sh === 1 && sw === 1) || ph !== 0 || pw !== 0 || !(sh >= 1 && sw >= 1)) return null;
+  if (weight.ndim !== 4 || weight.shape[2] !== 1 || weight.shape[3] !== 1 || input.ndim !== 4) return null;
+  // Channels-last as libtorch decides it (suggest_memory_format): the channel stride is the smallest.
+  const nhwc = (t: Tensor) => t.shape[1] > 1 && t.stride()[1] === 1;
+  if (!nhwc(input) && !nhwc(weight)) return null;
+  return { input: input.index(':', ':', `::${sh}`, `::${sw}`), stride: 1 };
+}
+
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvOptions = {}): Tensor {
-  return T(call(opId('aten::conv2d'), handle(input, 'conv2d input'), handle(weight, 'conv2d weight'), optHandle(bias, 'conv2d bias'),
-    opts.stride ?? 1, opts.padding ?? 0, opts.dilation ?? 1, opts.groups ?? 1));
+  const hx = handle(input, 'conv2d input'), hw = handle(weight, 'conv2d weight'), hb = optHandle(bias, 'conv2d bias');
+  const unit = unitStride1x1(input, weight, opts);
+  if (unit) {
+    const out = call(opId('aten::conv2d'), unit.input.h, hw, hb, 1, 0, opts.dilation ?? 1, opts.groups ?? 1);
+    unit.input.dispose();
+    return T(out);
+  }
+  return T(call(opId('aten::conv2d'), hx, hw, hb, opts.stride ?? 1, opts.padding ?? 0, opts.dilation ?? 1, opts.groups ?? 1));
 }
 
 export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor | null,

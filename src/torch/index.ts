@@ -4,7 +4,7 @@ export * from './creation.js';
 export * from './join.js';
 export * from './foreach.js';
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled, autocast, isAutocastEnabled, manualSeed, initialSeed, getRngState, setRngState,
-  setNumThreads, getNumThreads, useDeterministicAlgorithms, info, memory, type TorchInfo, type AutocastOptions } from './runtime.js';
+  setNumThreads, getNumThreads, useDeterministicAlgorithms, info, bf16Support, memory, type TorchInfo, type Bf16Support, type AutocastOptions } from './runtime.js';
 export { scope, keep, inScope } from './scope.js';
 export { type DType, DTYPES, isFloating, itemSize } from './dtype.js';
 export * as autograd from './autograd.js';
