@@ -7,5 +7,6 @@ export * as optim from './optim/index.js';
 export * as metrics from './metrics/index.js';
 export * as augment from './augment/index.js';
 export * as losses from './losses/index.js';
+export * as models from './models/index.js';
 export * as infer from './infer/index.js';
 export type { Config } from './engine/config.js';
