@@ -24,7 +24,12 @@ export interface TrainOptions {
   resume?: boolean;
   /** No log lines and no progress bar. */
   quiet?: boolean;
-  /** Train and test on these datasets instead of the config's data section (its batch sizes and normalisation still apply). */
+  /**
+   * Train and test on these datasets (e.g. TensorDatasets of your tensors)
+   * instead of the ones the config's data section names: its dataset, root
+   * and subset keys are then unused, its batch sizes, mean/std and prefetch
+   * still apply.
+   */
   datasets?: { train: Dataset; test: Dataset };
 }
 
