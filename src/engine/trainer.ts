@@ -378,7 +378,8 @@ export class Trainer {
     if (this.ampNotice) this.log(this.ampNotice);
     this.log(`model ${cfg.model.name}: ${(this.model.numParameters() / 1e6).toFixed(2)}M parameters; ${this.train.length} training images, ${this.test.length} test images; seed ${this.seed}; amp ${this.amp}; threads ${torch.getNumThreads()}`);
     if (cfg.optimizer.paramwise) for (const g of this.groups) this.log(`  param group ${g.name}: ${g.params} tensors, lr ${g.lr}, weight decay ${g.weightDecay} (e.g. ${g.examples.join(', ')})`);
-    const progress = new Progress(cfg.train.logInterval ?? 50);
+    // quiet: no progress lines either (library use, tests).
+    const progress = this.opts.quiet ? null : new Progress(cfg.train.logInterval ?? 50);
     const iters = this.trainLoader.length;
     let images = 0, trainSeconds = 0, waitSeconds = 0;
     let last: { accuracy: number; balancedAccuracy: number; loss: number } | null = null;
@@ -408,10 +409,10 @@ export class Trainer {
         const elapsed = (performance.now() - te) / 1000;
         const ips = (it * cfg.data.batchSize) / elapsed;
         const remaining = (iters - it) / (it / elapsed) + (epochs - epoch) * iters / (it / elapsed);
-        progress.update({ epoch, epochs, iter: it, iters, loss, lr: this.optimizer.paramGroups[0].lr, imagesPerSecond: ips, etaSeconds: remaining });
+        progress?.update({ epoch, epochs, iter: it, iters, loss, lr: this.optimizer.paramGroups[0].lr, imagesPerSecond: ips, etaSeconds: remaining });
         if (it % (cfg.train.logInterval ?? 50) === 0) this.jsonl({ epoch, iter: it, loss, lr: this.optimizer.paramGroups[0].lr, imagesPerSecond: ips });
       }
-      progress.done();
+      progress?.done();
       const epochSeconds = (performance.now() - te) / 1000;
       trainSeconds += epochSeconds;
       waitSeconds += this.trainLoader.waitSeconds;

@@ -1,1 +1,1 @@
-export { ClassificationMeter } from './classification.js';
+export { ClassificationMeter, scoreLogits } from './classification.js';

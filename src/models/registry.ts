@@ -7,7 +7,7 @@ const BUILDERS: Record<string, (opts: ResNetOptions) => ResNet> = { resnet18, re
 
 export type ModelName = 'resnet18' | 'resnet34' | 'resnet50';
 
-export interface ModelConfig extends ResNetOptions {
+export interface BuildModelOptions extends ResNetOptions {
   name: ModelName;
   /** A safetensors state dict (torchvision's or Arsenal's keys) loaded with loadPretrained; a classifier of another size is skipped. */
   pretrained?: string;
@@ -19,7 +19,7 @@ export function modelNames(): string[] {
 }
 
 /** Builds a model from a config; unknown names and option keys are errors naming them. */
-export function buildModel(cfg: ModelConfig): Module {
+export function buildModel(cfg: BuildModelOptions): Module {
   if (typeof cfg !== 'object' || cfg === null) throw new TypeError('buildModel: expected a config object { name, ... }');
   const { name, pretrained, ...opts } = cfg;
   if (typeof name !== 'string' || !Object.hasOwn(BUILDERS, name))

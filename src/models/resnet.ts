@@ -4,10 +4,15 @@
 // after stripping Arsenal's 'backbone.' / 'head.' prefixes the state-dict keys
 // are torchvision's and its checkpoints load (see pretrained.ts).
 //
+// State dicts: Arsenal's keys carry the 'backbone.' / 'head.' prefixes;
+// stateDict({ keys: 'torchvision' }) gives torchvision's names, which
+// torchvision's resnet18() (and the others) load with strict=True, and
+// loadStateDict takes either naming.
+//
 // Split into a ResNetBackbone (stem + layer1..layer4 → feature map) and a
 // ClassifierHead (global average pool → dropout → fc), so detection and
 // segmentation models can reuse the backbone and fine-tuning can swap the head.
-import { Module } from '../nn/module.js';
+import { Module, loadInto, type StateDict, type LoadResult, type LoadStateDictOptions } from '../nn/module.js';
 import { Conv2d } from '../nn/layers/conv.js';
 import { BatchNorm2d } from '../nn/layers/norm.js';
 import { Linear, Identity } from '../nn/layers/linear.js';
@@ -247,6 +252,29 @@ export class ClassifierHead extends Module {
   }
 }
 
+/** How a ResNet's state-dict keys are named: Arsenal's ('backbone.conv1.weight', 'head.fc.weight') or torchvision's ('conv1.weight', 'fc.weight'). */
+export type StateDictKeys = 'arsenal' | 'torchvision';
+
+export interface ResNetStateDictOptions {
+  /** Default 'arsenal'. */
+  keys?: StateDictKeys;
+}
+
+const ARSENAL_PREFIX = /^(backbone|head)\./;
+
+/** torchvision's key for an Arsenal key: the 'backbone.' / 'head.' prefix dropped (torchvision's ResNet is flat; fc is its head). */
+export function toTorchvisionKey(key: string): string {
+  return key.replace(ARSENAL_PREFIX, '');
+}
+
+/**
+ * A ResNet classifier: `backbone` (ResNetBackbone) then `head` (ClassifierHead).
+ *
+ * `stateDict()` uses Arsenal's keys; `stateDict({ keys: 'torchvision' })` the
+ * same live tensors under torchvision's keys (what torchvision's
+ * `resnet18().load_state_dict(sd, strict=True)` wants). `loadStateDict` takes
+ * either naming, told apart by the prefixes.
+ */
 export class ResNet extends Module {
   backbone: ResNetBackbone;
   head: ClassifierHead;
@@ -258,6 +286,38 @@ export class ResNet extends Module {
   }
   forward(x: Tensor): Tensor {
     return this.head.forward(this.backbone.forward(x));
+  }
+
+  /** Parameters and persistent buffers (the live tensors), under Arsenal's keys (default) or torchvision's. */
+  override stateDict(opts: ResNetStateDictOptions = {}): StateDict {
+    const keys = opts?.keys ?? 'arsenal';
+    if (keys !== 'arsenal' && keys !== 'torchvision') throw new RangeError(`ResNet.stateDict: keys must be 'arsenal' or 'torchvision', got ${JSON.stringify(keys)}`);
+    const sd = super.stateDict();
+    if (keys === 'arsenal') return sd;
+    return Object.fromEntries(Object.entries(sd).map(([k, t]) => [toTorchvisionKey(k), t]));
+  }
+
+  /**
+   * Loads a state dict with Arsenal's keys (every key prefixed 'backbone.' or
+   * 'head.') or torchvision's (none prefixed); a mix is an error. Strict by
+   * default: a missing or unexpected key is an error naming it in the naming
+   * the dict uses, and every shape is checked, before anything is copied. A
+   * torchvision-keyed dict may lack `num_batches_tracked` (torchvision's own
+   * ImageNet checkpoints do; PyTorch's BatchNorm fills it in for a state dict
+   * without version metadata, _BatchNorm._load_from_state_dict): those keep
+   * their value.
+   */
+  override loadStateDict(sd: StateDict, opts: LoadStateDictOptions = {}): LoadResult {
+    if (typeof sd !== 'object' || sd === null || Array.isArray(sd)) throw new TypeError(`ResNet.loadStateDict: expected a state dict (an object of tensors by key), got ${Array.isArray(sd) ? 'an array' : String(sd)}`);
+    const keys = Object.keys(sd);
+    const prefixed = keys.filter((k) => ARSENAL_PREFIX.test(k));
+    if (prefixed.length === keys.length) return loadInto(this.stateDict(), sd, opts, () => false, 'ResNet.loadStateDict');
+    if (prefixed.length > 0) {
+      const other = keys.find((k) => !ARSENAL_PREFIX.test(k));
+      throw new Error(`ResNet.loadStateDict${opts.source ? ` (${opts.source})` : ''}: the state dict mixes Arsenal's keys ('${prefixed[0]}') and torchvision's ('${other}'); use one naming (torchvision's: no 'backbone.' / 'head.' prefixes)`);
+    }
+    const optional = (k: string) => k === 'num_batches_tracked' || k.endsWith('.num_batches_tracked');
+    return loadInto(this.stateDict({ keys: 'torchvision' }), sd, opts, optional, 'ResNet.loadStateDict');
   }
 }
 

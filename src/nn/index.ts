@@ -1,5 +1,5 @@
 // torch.nn: modules, parameters, init and the functional kernels.
-export { Module, type StateDict, type LoadResult } from './module.js';
+export { Module, loadInto, type StateDict, type LoadResult, type LoadStateDictOptions } from './module.js';
 export { Parameter, parameter, buffer } from './parameter.js';
 export { Conv2d, ConvTranspose2d, type Conv2dOptions } from './layers/conv.js';
 export { Linear, Identity, Flatten } from './layers/linear.js';

@@ -12,6 +12,49 @@ export type StateDict = Record<string, Tensor>;
 
 export interface LoadResult { missingKeys: string[]; unexpectedKeys: string[] }
 
+export interface LoadStateDictOptions {
+  /** Missing and unexpected keys are errors (default true); otherwise they are returned. Shapes are always checked. */
+  strict?: boolean;
+  /** Where the state dict came from (a file name), for error messages. */
+  source?: string;
+}
+
+/**
+ * Copies `sd` into the live tensors of `own` (a model's state dict, under the
+ * keys `sd` is expected to use) without grad: torch.nn.Module.load_state_dict.
+ * Every shape is checked, and with strict every missing and unexpected key,
+ * before anything is copied, so a failed load leaves the model as it was.
+ * Keys for which `optional(key)` is true may be missing even when strict.
+ */
+export function loadInto(own: StateDict, sd: StateDict, opts: LoadStateDictOptions = {}, optional: (key: string) => boolean = () => false, who = 'loadStateDict'): LoadResult {
+  if (typeof sd !== 'object' || sd === null || Array.isArray(sd)) throw new TypeError(`${who}: expected a state dict (an object of tensors by key), got ${Array.isArray(sd) ? 'an array' : String(sd)}`);
+  const strict = opts.strict ?? true;
+  const src = opts.source ? ` (${opts.source})` : '';
+  const missingKeys = Object.keys(own).filter((k) => !(k in sd));
+  const unexpectedKeys = Object.keys(sd).filter((k) => !(k in own));
+  for (const [k, t] of Object.entries(sd)) {
+    const mine = own[k];
+    if (!mine) continue;
+    if (!(t instanceof Tensor)) throw new TypeError(`${who}${src}: '${k}' is not a Tensor`);
+    const a = mine.shape.join(','), b = t.shape.join(',');
+    if (a !== b) throw new Error(`${who}${src}: '${k}' has shape [${b}] but the model expects [${a}]`);
+  }
+  const required = missingKeys.filter((k) => !optional(k));
+  if (strict && (required.length || unexpectedKeys.length)) {
+    const parts = [];
+    if (required.length) parts.push(`missing keys: ${required.slice(0, 10).join(', ')}${required.length > 10 ? ', …' : ''}`);
+    if (unexpectedKeys.length) parts.push(`unexpected keys: ${unexpectedKeys.slice(0, 10).join(', ')}${unexpectedKeys.length > 10 ? ', …' : ''}`);
+    throw new Error(`${who}${src}: ${parts.join('; ')}`);
+  }
+  noGrad(() => {
+    for (const [k, t] of Object.entries(sd)) {
+      const mine = own[k];
+      if (mine) mine.copy_(t);
+    }
+  });
+  return { missingKeys, unexpectedKeys };
+}
+
 export abstract class Module {
   training = true;
   /** Buffers by their PyTorch name (e.g. 'running_mean'); persistent ones go into stateDict. */
@@ -122,31 +165,8 @@ export abstract class Module {
    * an error naming the key; with strict (the default) so are missing and
    * unexpected keys, otherwise they are returned.
    */
-  loadStateDict(sd: StateDict, opts: { strict?: boolean; source?: string } = {}): LoadResult {
-    const strict = opts.strict ?? true;
-    const own = this.stateDict();
-    const src = opts.source ? ` (${opts.source})` : '';
-    const missingKeys = Object.keys(own).filter((k) => !(k in sd));
-    const unexpectedKeys = Object.keys(sd).filter((k) => !(k in own));
-    for (const [k, t] of Object.entries(sd)) {
-      const mine = own[k];
-      if (!mine) continue;
-      const a = mine.shape.join(','), b = t.shape.join(',');
-      if (a !== b) throw new Error(`loadStateDict${src}: '${k}' has shape [${b}] but the model expects [${a}]`);
-    }
-    if (strict && (missingKeys.length || unexpectedKeys.length)) {
-      const parts = [];
-      if (missingKeys.length) parts.push(`missing keys: ${missingKeys.slice(0, 10).join(', ')}${missingKeys.length > 10 ? ', …' : ''}`);
-      if (unexpectedKeys.length) parts.push(`unexpected keys: ${unexpectedKeys.slice(0, 10).join(', ')}${unexpectedKeys.length > 10 ? ', …' : ''}`);
-      throw new Error(`loadStateDict${src}: ${parts.join('; ')}`);
-    }
-    noGrad(() => {
-      for (const [k, t] of Object.entries(sd)) {
-        const mine = own[k];
-        if (mine) mine.copy_(t);
-      }
-    });
-    return { missingKeys, unexpectedKeys };
+  loadStateDict(sd: StateDict, opts: LoadStateDictOptions = {}): LoadResult {
+    return loadInto(this.stateDict(), sd, opts);
   }
 
   /** Converts parameters and floating buffers in place (keeps the same Parameter objects, as PyTorch). */
