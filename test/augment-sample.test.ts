@@ -9,7 +9,7 @@ import { torch, type Tensor } from 'arsenal';
 import { Mosaic } from '../src/augment/sample/mosaic.js';
 import { YoloxMixUp } from '../src/augment/sample/yolox_mixup.js';
 import { MultiImageMixDataset, collate } from '../src/augment/sample/multi_image.js';
-import type { Sample } from '../src/augment/sample/types.js';
+import type { Sample } from '../src/data/sample.js';
 import { Rng } from '../src/data/rng.js';
 import { frame } from './helpers/frame.js';
 

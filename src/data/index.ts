@@ -2,6 +2,7 @@
 // datasets that hand out whole batches, readers for IDX files, Fashion-MNIST
 // and image folders, and the prefetching loader.
 export { Rng } from './rng.js';
+export { type Sample, type SampleSource, checkSample } from './sample.js';
 export { type Batch, type Dataset, TensorDataset, Subset } from './dataset.js';
 export { readIdx, idxTensor, type IdxDType } from './idx.js';
 export { FASHION_MNIST_CLASSES, fashionMnist } from './fashion_mnist.js';

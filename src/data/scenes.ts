@@ -9,7 +9,7 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/tensor.js';
 import { Rng } from './rng.js';
 import type { TensorDataset } from './dataset.js';
-import type { Sample, SampleSource } from '../augment/sample/types.js';
+import type { Sample, SampleSource } from './sample.js';
 
 export interface ScenesOptions {
   /** Canvas side in pixels (64: four 32-pixel cells for 28-pixel garments). */

@@ -6,7 +6,7 @@ import { transformCheck, type TransformConfig } from '../augment/batch/pipeline.
 import { CLASS_WEIGHT_METHODS, type ClassWeightMethod } from '../losses/class_weights.js';
 import { WEIGHTINGS, type Weighting } from '../losses/multi_loss.js';
 import type { TtaOptions } from '../infer/tta.js';
-import { anyOf, arr, bool, num, obj, oneOf, opt, record, req, str } from './schema.js';
+import { anyOf, arr, bool, num, obj, oneOf, opt, record, req, str } from '../util/schema.js';
 
 export interface DataConfig {
   dataset: 'fashion-mnist' | 'imagefolder';

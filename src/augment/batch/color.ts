@@ -9,7 +9,7 @@
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
-import { anyOf, num, obj, oneOf, opt, range } from '../../engine/schema.js';
+import { anyOf, num, obj, oneOf, opt, range } from '../../util/schema.js';
 
 type Jitter = number | [number, number];
 

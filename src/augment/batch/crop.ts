@@ -11,7 +11,7 @@ import * as F from '../../torch/functional.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { type AugmentContext, type BatchTransform, type ImageBatch, IGNORE_INDEX, normalisedFill } from './types.js';
 import { checkBoxes, shiftClipFilter } from './boxes.js';
-import { anyOf, arr, num, obj, oneOf, opt } from '../../engine/schema.js';
+import { anyOf, arr, num, obj, oneOf, opt } from '../../util/schema.js';
 
 /** Output elements per image from which only the strips around the copied window are filled (64×64×3 and up). */
 const STRIP_FILL_FROM = 12288;

@@ -18,7 +18,7 @@ import type { Rng } from '../../data/rng.js';
 import { type AugmentContext, type BatchTransform, type ImageBatch, IGNORE_INDEX } from './types.js';
 import { checkBoxes } from './boxes.js';
 import { emptyRects, rectMask, type Rects } from './rect_mask.js';
-import { anyOf, arr, num, obj, oneOf, opt, range } from '../../engine/schema.js';
+import { anyOf, arr, num, obj, oneOf, opt, range } from '../../util/schema.js';
 
 export interface RandomErasingOptions {
   /** Probability that an image is erased (timm/torchvision 0.5). */

@@ -7,7 +7,7 @@ import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
 import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
-import { num, obj, oneOf, opt } from '../../engine/schema.js';
+import { num, obj, oneOf, opt } from '../../util/schema.js';
 import { checkBoxes, flipBoxes } from './boxes.js';
 
 export type FlipDirection = 'horizontal' | 'vertical' | 'diagonal';

@@ -19,7 +19,7 @@ import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
 import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
 import { emptyRects, rectMask, type Rects } from './rect_mask.js';
-import { bool, num, obj, oneOf, opt, range } from '../../engine/schema.js';
+import { bool, num, obj, oneOf, opt, range } from '../../util/schema.js';
 
 export interface MixupOptions {
   /** MixUp's Beta(α, α); 0 = off (timm 1.0). */

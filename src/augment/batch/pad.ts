@@ -6,7 +6,7 @@ import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import { type AugmentContext, type BatchTransform, type ImageBatch, IGNORE_INDEX, normalisedFill } from './types.js';
 import { checkBoxes } from './boxes.js';
-import { anyOf, arr, num, obj, oneOf, opt } from '../../engine/schema.js';
+import { anyOf, arr, num, obj, oneOf, opt } from '../../util/schema.js';
 
 export interface PadOptions {
   /** Pad bottom/right up to [H, W] (or one side). */

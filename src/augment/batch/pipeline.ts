@@ -17,7 +17,7 @@ import { Mixup } from './mixup.js';
 import { RandomResizedCrop, Resize } from './resized_crop.js';
 import { Pad } from './pad.js';
 import { ColorJitter } from './color.js';
-import { type Check, fail, num, show } from '../../engine/schema.js';
+import { type Check, fail, num, show } from '../../util/schema.js';
 
 type Ctor = { new (o: any): BatchTransform; schema: Check };
 export const BATCH_TRANSFORMS: Record<string, Ctor> = { RandomFlip, RandomCrop, RandomResizedCrop, Resize, Pad, ColorJitter, RandomErasing, Mixup };

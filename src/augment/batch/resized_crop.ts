@@ -8,7 +8,7 @@ import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
 import type { Rng } from '../../data/rng.js';
 import { type Windows, warpWindows } from './warp.js';
 import { checkBoxes } from './boxes.js';
-import { anyOf, arr, bool, num, obj, oneOf, opt, range } from '../../engine/schema.js';
+import { anyOf, arr, bool, num, obj, oneOf, opt, range } from '../../util/schema.js';
 
 type Size = number | [number, number];
 const sizeCheck = anyOf(num(1, 1e5, true), arr(num(1, 1e5, true), 2));

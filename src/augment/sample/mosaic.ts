@@ -12,7 +12,7 @@ import { type Sample, checkSample, checkImgScale } from './types.js';
 import { canvas, fitRatio, rescaleSample } from './resize.js';
 import { filterBoxes } from '../batch/boxes.js';
 import { IGNORE_INDEX } from '../batch/types.js';
-import { num, obj, oneOf, opt, range, arr } from '../../engine/schema.js';
+import { num, obj, oneOf, opt, range, arr } from '../../util/schema.js';
 
 export interface MosaicOptions {
   /** [H, W] of one tile's fitting box; the output is 2H × 2W (mmdet img_scale, which is (w, h): here [H, W]). */

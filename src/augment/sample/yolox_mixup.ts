@@ -12,7 +12,7 @@ import type { Rng } from '../../data/rng.js';
 import { type Sample, checkSample, checkImgScale } from './types.js';
 import { canvas, fitRatio, resizeImage } from './resize.js';
 import { filterBoxes, flipBoxes } from '../batch/boxes.js';
-import { arr, num, obj, oneOf, opt, range } from '../../engine/schema.js';
+import { arr, num, obj, oneOf, opt, range } from '../../util/schema.js';
 
 export interface YoloxMixUpOptions {
   /** [H, W] the partner is fitted into before the jitter (mmdet img_scale (640, 640)). */
