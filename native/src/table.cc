@@ -1,15 +1,14 @@
-// The tensor table: integer handles with generations (see state.h).
+// The tensor table: integer handles with generations (see state.h), and the
+// native memory they hold, reported to V8 so that dropped tensors create
+// garbage-collection pressure (memory.cc has the per-tensor cost and the trims).
 #include "state.h"
 
 namespace arsenal {
 
-static int64_t tensorBytes(const at::Tensor& t) {
-  return t.defined() ? static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size()) : 0;
-}
-
 void TensorTable::account(napi_env env, int64_t delta) {
   // Report native memory to V8 so the garbage collector runs finalizers of
-  // tensors that were never disposed. Batched: one call per MiB of change.
+  // tensors that were never disposed. Batched: one call per MiB of change
+  // (the call itself costs ~0.1 µs and can start a GC).
   pending_ += delta;
   if (pending_ > (1 << 20) || pending_ < -(1 << 20)) flushExternal(env);
 }
@@ -30,13 +29,32 @@ double TensorTable::insert(napi_env env, at::Tensor t) {
     idx = static_cast<uint32_t>(slots_.size());
     slots_.emplace_back();
   }
+  // A storage is charged once however many live handles share it (views,
+  // `to()` returning its input, a grad read twice): a view costs only the
+  // fixed per-tensor overhead.
+  const void* key = nullptr;
+  int64_t delta = tensorOverhead();
+  if (t.defined() && t.has_storage()) {
+    const c10::StorageImpl* st = t.storage().unsafeGetStorageImpl();
+    key = st;
+    Charge& c = storages_[key];
+    if (c.refs++ == 0) {
+      c.bytes = static_cast<int64_t>(st->nbytes());
+      bytes_ += c.bytes;
+      delta += c.bytes;
+      if (bytes_ > peak_) peak_ = bytes_;
+    }
+  }
   Slot& s = slots_[idx];
   s.generation += 1;
-  s.reported = tensorBytes(t);
+  s.storage = key;
   s.tensor = std::move(t);
   s.live = true;
+  s.kept = false;
   ++live_;
-  account(env, s.reported);
+  account(env, delta);
+  int64_t now = footprint();
+  if (now > trimMark) trimMark = now;
   return static_cast<double>((uint64_t(s.generation) << kSlotBits) | idx);
 }
 
@@ -52,19 +70,38 @@ at::Tensor* TensorTable::find(double handle) {
   return &s.tensor;
 }
 
-bool TensorTable::erase(napi_env env, double handle) {
+bool TensorTable::markKept(double handle) {
   if (!find(handle)) return false;
+  slots_[static_cast<uint64_t>(handle) & kSlotMask].kept = true;
+  return true;
+}
+
+Erased TensorTable::erase(napi_env env, double handle) {
+  if (!find(handle)) return Erased::None;
   uint32_t idx = static_cast<uint32_t>(static_cast<uint64_t>(handle) & kSlotMask);
   Slot& s = slots_[idx];
+  Erased result = s.kept ? Erased::FreedKept : Erased::Freed;
   s.tensor = at::Tensor();
   s.live = false;
-  account(env, -s.reported);
-  s.reported = 0;
+  s.kept = false;
+  int64_t delta = -tensorOverhead();
+  if (s.storage != nullptr) {
+    auto it = storages_.find(s.storage);
+    if (it != storages_.end() && --it->second.refs == 0) {
+      bytes_ -= it->second.bytes;
+      delta -= it->second.bytes;
+      storages_.erase(it);
+    }
+    s.storage = nullptr;
+  }
   // A slot whose generation is exhausted is retired, never reused: a stale
   // handle can then never match a live tensor (finalizers run after dispose()).
   if (s.generation < kMaxGeneration) free_.push_back(idx);
   --live_;
-  return true;
+  account(env, delta);
+  int64_t now = footprint();
+  if (trimMark - now >= kAutoTrimDrop && now < trimMark / 2) maybeAutoTrim(*this);
+  return result;
 }
 
 }  // namespace arsenal

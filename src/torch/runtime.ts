@@ -137,8 +137,3 @@ export function info(): TorchInfo {
     cpuCapability: cap,
   };
 }
-
-/** Live tensor handles and the bytes of their distinct storages. */
-export function memory(): { tensors: number; bytes: number } {
-  return native.memory();
-}
