@@ -2,7 +2,6 @@
 // torch.memory(), the kept mark that tells owned tensors from unowned ones,
 // and giving freed heap back to the OS (malloc_trim) at the right moments.
 #include "state.h"
-#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #ifdef __GLIBC__
@@ -43,14 +42,15 @@ static int64_t initialOverhead() {
 }
 int64_t gTensorOverhead = initialOverhead();
 
-// When the footprint falls kAutoTrimDrop below its mark and under half of it,
-// trim, at most once per kAutoTrimSeconds: the addon keeps freed memory (a 1 GB
-// trim threshold, no mmap: addon.cc) so steady steps do not page-fault it in
-// again; a trim costs a refault of what the next steps reuse (~0.1 s per
-// 300 MB), so the rate limit keeps it under ~1% of a loop that swings by
-// hundreds of MB every step. ARSENAL_AUTO_TRIM=0 turns it off.
-static constexpr double kAutoTrimSeconds = 10.0;
-static std::atomic<int64_t> lastTrimMs{-1};
+// Automatic trim: when the footprint has stayed far below its mark (state.h:
+// lowFootprint) for 5 s (kAutoTrimMs), the program has moved on (a big dataset
+// or model freed, an evaluation over): give the heap back. A loop that swings
+// by hundreds of MB every step (batches allocated, freed at the scope's end)
+// goes back up within the step and is never trimmed: the addon keeps freed
+// memory (a 1 GB trim threshold, no mmap: addon.cc) because refaulting it costs
+// up to ~1 s per 300 MB on this machine (`node dist/bench/memory.js --only swing`).
+// Only erases while low check the clock (one read per 64). ARSENAL_AUTO_TRIM=0 turns it off.
+static constexpr int64_t kAutoTrimMs = 5000;
 static const bool autoTrim = [] {
   const char* v = std::getenv("ARSENAL_AUTO_TRIM");
   return !(v && v[0] == '0');
@@ -62,8 +62,8 @@ static int64_t nowMs() {
 }
 
 bool trimNow(TensorTable& table) {
-  lastTrimMs.store(nowMs());
   table.trimMark = table.footprint();
+  table.lowSinceMs = 0;
 #ifdef __GLIBC__
   return malloc_trim(0) != 0;
 #else
@@ -73,9 +73,13 @@ bool trimNow(TensorTable& table) {
 
 void maybeAutoTrim(TensorTable& table) {
   if (!autoTrim) return;
-  int64_t last = lastTrimMs.load();
-  if (last >= 0 && nowMs() - last < kAutoTrimSeconds * 1000) return;
-  trimNow(table);
+  if (table.lowSinceMs == 0) {
+    table.lowSinceMs = nowMs();
+    table.lowErases = 0;
+    return;
+  }
+  if (++table.lowErases % 64 != 0) return;
+  if (nowMs() - table.lowSinceMs >= kAutoTrimMs) trimNow(table);
 }
 
 // memory(): live tensor handles, the bytes of their distinct storages, the

@@ -53,8 +53,11 @@ class TensorTable {
   void resetPeak() { peak_ = bytes_; }
   // What V8 is told: storage bytes plus kTensorOverhead per live tensor.
   int64_t footprint() const { return bytes_ + static_cast<int64_t>(live_) * tensorOverhead(); }
-  // The footprint's high-water mark since the last malloc_trim (memory.cc).
+  // Auto-trim state (memory.cc): the footprint's high-water mark since the
+  // last malloc_trim, and since when it has stayed far below it (0: it has not).
   int64_t trimMark = 0;
+  int64_t lowSinceMs = 0;
+  uint32_t lowErases = 0;
 
  private:
   void account(napi_env env, int64_t delta);
@@ -71,9 +74,10 @@ class TensorTable {
   int64_t pending_ = 0;  // bytes not yet reported to V8 (batched)
 };
 
-// memory.cc: trims. Give freed heap back to the OS once the footprint has fallen this far below
-// its mark and to under half of it (memory.cc: maybeAutoTrim).
+// memory.cc: trims. The footprint is "low" when it is kAutoTrimDrop below its
+// mark and under half of it; maybeAutoTrim trims once it has stayed low for a while.
 constexpr int64_t kAutoTrimDrop = int64_t(256) << 20;
+inline bool lowFootprint(int64_t now, int64_t mark) { return mark - now >= kAutoTrimDrop && now < mark / 2; }
 void maybeAutoTrim(TensorTable& table);
 // malloc_trim(0) now; returns whether glibc released anything.
 bool trimNow(TensorTable& table);

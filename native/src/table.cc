@@ -55,6 +55,7 @@ double TensorTable::insert(napi_env env, at::Tensor t) {
   account(env, delta);
   int64_t now = footprint();
   if (now > trimMark) trimMark = now;
+  if (lowSinceMs != 0 && !lowFootprint(now, trimMark)) lowSinceMs = 0;  // back up: a swing, not a drop
   return static_cast<double>((uint64_t(s.generation) << kSlotBits) | idx);
 }
 
@@ -99,8 +100,7 @@ Erased TensorTable::erase(napi_env env, double handle) {
   if (s.generation < kMaxGeneration) free_.push_back(idx);
   --live_;
   account(env, delta);
-  int64_t now = footprint();
-  if (trimMark - now >= kAutoTrimDrop && now < trimMark / 2) maybeAutoTrim(*this);
+  if (lowFootprint(footprint(), trimMark)) maybeAutoTrim(*this);
   return result;
 }
 
