@@ -5,6 +5,63 @@
 
 namespace arsenal {
 
+StorageCharges::Entry& StorageCharges::get(const void* key) {
+  if (2 * (size_ + 1) > table_.size()) grow();
+  size_t mask = table_.size() - 1;
+  for (size_t i = slot(key);; i = (i + 1) & mask) {
+    Entry& e = table_[i];
+    if (e.key == key) return e;
+    if (e.key == nullptr) {
+      e.key = key;
+      e.refs = 0;
+      e.bytes = 0;
+      ++size_;
+      return e;
+    }
+  }
+}
+
+StorageCharges::Entry* StorageCharges::find(const void* key) {
+  size_t mask = table_.size() - 1;
+  for (size_t i = slot(key);; i = (i + 1) & mask) {
+    Entry& e = table_[i];
+    if (e.key == key) return &e;
+    if (e.key == nullptr) return nullptr;
+  }
+}
+
+void StorageCharges::erase(Entry* e) {
+  // Backward-shift deletion: move later entries of the probe run into the
+  // hole so lookups never need tombstones.
+  size_t mask = table_.size() - 1;
+  size_t hole = static_cast<size_t>(e - table_.data());
+  for (size_t i = (hole + 1) & mask; table_[i].key != nullptr; i = (i + 1) & mask) {
+    size_t home = slot(table_[i].key);
+    // Move entry i into the hole when its home is not in (hole, i] (cyclically).
+    bool between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+    if (!between) {
+      table_[hole] = table_[i];
+      hole = i;
+    }
+  }
+  table_[hole] = Entry();
+  --size_;
+}
+
+void StorageCharges::grow() {
+  std::vector<Entry> old;
+  old.swap(table_);
+  table_.assign(old.size() * 2, Entry());
+  shift_ -= 1;
+  size_ = 0;
+  for (const Entry& e : old) {
+    if (e.key == nullptr) continue;
+    Entry& n = get(e.key);
+    n.refs = e.refs;
+    n.bytes = e.bytes;
+  }
+}
+
 void TensorTable::account(napi_env env, int64_t delta) {
   // Report native memory to V8 so the garbage collector runs finalizers of
   // tensors that were never disposed. Batched: one call per MiB of change
@@ -37,7 +94,7 @@ double TensorTable::insert(napi_env env, at::Tensor t) {
   if (t.defined() && t.has_storage()) {
     const c10::StorageImpl* st = t.storage().unsafeGetStorageImpl();
     key = st;
-    Charge& c = storages_[key];
+    StorageCharges::Entry& c = storages_.get(key);
     if (c.refs++ == 0) {
       c.bytes = static_cast<int64_t>(st->nbytes());
       bytes_ += c.bytes;
@@ -87,11 +144,11 @@ Erased TensorTable::erase(napi_env env, double handle) {
   s.kept = false;
   int64_t delta = -tensorOverhead();
   if (s.storage != nullptr) {
-    auto it = storages_.find(s.storage);
-    if (it != storages_.end() && --it->second.refs == 0) {
-      bytes_ -= it->second.bytes;
-      delta -= it->second.bytes;
-      storages_.erase(it);
+    StorageCharges::Entry* c = storages_.find(s.storage);
+    if (c != nullptr && --c->refs == 0) {
+      bytes_ -= c->bytes;
+      delta -= c->bytes;
+      storages_.erase(c);
     }
     s.storage = nullptr;
   }
