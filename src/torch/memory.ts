@@ -34,7 +34,7 @@ export function resetPeakMemory(): void {
  * bytes of resident memory released. The addon keeps freed memory between
  * steps on purpose (re-faulting it costs time); the trainer calls this after
  * each epoch and each evaluation, and the addon does it by itself when live
- * native memory falls far below its mark (at most every 10 s).
+ * native memory has stayed far below its high-water mark for 5 s.
  */
 export function trimMemory(): number {
   const before = process.memoryUsage.rss();
