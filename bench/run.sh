@@ -8,6 +8,8 @@
 #   bash bench/run.sh [--threads 2] [--op-rounds 9] [--cnn-rounds 25] [--block 2] [--malloc-tuned]
 #                     [--resnet-rounds 10] [--resnet-block 1] [--resnet-batch 128] [--data-steps 30] [--no-data-wait]
 #                     [--only op,cnn,resnet,augment]   (one name or a comma-separated list; default all)
+#   bash bench/run.sh --only memory [--n 1000000] [--epochs 10] ...   the memory section (Arsenal only,
+#                     bench/memory.ts): dropped/disposed/scoped loops, trims, RSS over 10 epochs
 #
 # PyTorch is Debian's python3-torch under /usr/bin/python3 (override with
 # PYTHON=/path/to/python3); without it only the Arsenal side runs.
@@ -16,6 +18,12 @@ cd "$(dirname "$0")/.."
 
 if [ ! -f dist/bench/compare.js ] || [ ! -f native/build/Release/arsenal_native.node ]; then
   node scripts/setup.mjs
+fi
+
+# The memory section has no PyTorch side: --only memory runs it alone (its own options follow).
+if [ "${1:-}" = "--only" ] && [ "${2:-}" = "memory" ]; then
+  shift 2
+  exec node dist/bench/memory.js "$@"
 fi
 
 PYTHON="${PYTHON:-/usr/bin/python3}"

@@ -82,6 +82,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerTensorIO(env, exports, s);
   registerAutograd(env, exports, s);
   registerRuntime(env, exports, s);
+  registerMemory(env, exports, s);
   return exports;
 }
 

@@ -1,7 +1,6 @@
 // Moving bytes between JS and tensors, tensor metadata, and freeing handles.
 #include "state.h"
 #include <cstring>
-#include <unordered_set>
 
 namespace arsenal {
 
@@ -93,7 +92,7 @@ static Napi::Value viewBuffer(const Napi::CallbackInfo& info) {
 
 static Napi::Value freeTensor(const Napi::CallbackInfo& info) {
   if (!info[0].IsNumber()) return Napi::Boolean::New(info.Env(), false);
-  return Napi::Boolean::New(info.Env(), state(info)->table.erase(info.Env(), info[0].As<Napi::Number>().DoubleValue()));
+  return Napi::Boolean::New(info.Env(), state(info)->table.erase(info.Env(), info[0].As<Napi::Number>().DoubleValue()) != Erased::None);
 }
 
 static Napi::Value freeMany(const Napi::CallbackInfo& info) {
@@ -103,7 +102,7 @@ static Napi::Value freeMany(const Napi::CallbackInfo& info) {
   uint32_t n = 0;
   for (uint32_t i = 0; i < a.Length(); ++i) {
     Napi::Value v = a.Get(i);
-    if (v.IsNumber() && s->table.erase(info.Env(), v.As<Napi::Number>().DoubleValue())) ++n;
+    if (v.IsNumber() && s->table.erase(info.Env(), v.As<Napi::Number>().DoubleValue()) != Erased::None) ++n;
   }
   return Napi::Number::New(info.Env(), n);
 }
@@ -149,23 +148,6 @@ static Napi::Value isContiguous(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), tensorArg(info, 0, "isContiguous").is_contiguous());
 }
 
-// memory(): live tensor handles and the bytes of their distinct storages.
-static Napi::Value memory(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  State* s = state(info);
-  std::unordered_set<const void*> seen;
-  double bytes = 0;
-  for (const Slot& sl : s->table.slots()) {
-    if (!sl.live || !sl.tensor.defined() || !sl.tensor.has_storage()) continue;
-    const c10::StorageImpl* st = sl.tensor.storage().unsafeGetStorageImpl();
-    if (seen.insert(st).second) bytes += static_cast<double>(st->nbytes());
-  }
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("tensors", Napi::Number::New(env, static_cast<double>(s->table.live())));
-  o.Set("bytes", Napi::Number::New(env, bytes));
-  return o;
-}
-
 void registerTensorIO(Napi::Env env, Napi::Object exports, State* s) {
   auto add = [&](const char* name, Napi::Function::Callback fn) { exports.Set(name, Napi::Function::New(env, fn, name, s)); };
   add("fromBuffer", fromBuffer);
@@ -181,7 +163,6 @@ void registerTensorIO(Napi::Env env, Napi::Object exports, State* s) {
   add("numel", numel);
   add("dim", dim);
   add("isContiguous", isContiguous);
-  add("memory", memory);
 }
 
 }  // namespace arsenal

@@ -230,6 +230,7 @@ export class Trainer {
       return scoreLogits(logits, labels, this.train.classes.length);
     } finally {
       torch.dispose([logits, labels]);
+      torch.trimMemory(); // evaluation's activations and logits are freed: give the heap back (the addon keeps it between steps)
     }
   }
 
@@ -414,6 +415,7 @@ export class Trainer {
       }
       progress?.done();
       const epochSeconds = (performance.now() - te) / 1000;
+      torch.trimMemory(); // the epoch's freed batches and activations go back to the OS (kept between steps for speed)
       trainSeconds += epochSeconds;
       waitSeconds += this.trainLoader.waitSeconds;
       if (this.schedule && epoch < this.swaStartEpoch && cfg.schedule?.byEpoch) this.schedule.step();

@@ -4,8 +4,9 @@ export * from './creation.js';
 export * from './join.js';
 export * from './foreach.js';
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled, autocast, isAutocastEnabled, manualSeed, initialSeed, getRngState, setRngState,
-  setNumThreads, getNumThreads, useDeterministicAlgorithms, info, bf16Support, memory, type TorchInfo, type Bf16Support, type AutocastOptions } from './runtime.js';
+  setNumThreads, getNumThreads, useDeterministicAlgorithms, info, bf16Support, type TorchInfo, type Bf16Support, type AutocastOptions } from './runtime.js';
 export { scope, keep, inScope } from './scope.js';
+export { memory, resetPeakMemory, trimMemory, setLeakWarningThreshold, leakWarningThreshold, type MemoryInfo } from './memory.js';
 export { type DType, DTYPES, isFloating, itemSize } from './dtype.js';
 export * as autograd from './autograd.js';
 export * as safetensors from './safetensors.js';

@@ -25,7 +25,11 @@ export interface Native {
   numel(h: number): number;
   dim(h: number): number;
   isContiguous(h: number): boolean;
-  memory(): { tensors: number; bytes: number };
+  memory(): { tensors: number; bytes: number; peakBytes: number; externalBytes: number; tensorOverhead: number };
+  resetPeakMemory(): void;
+  trimMemory(): boolean;
+  markKept(h: number): boolean;
+  finalize(h: number): 0 | 1 | 2;
   backward(outs: number[], grads: (number | null)[] | null, retainGraph?: boolean | null, createGraph?: boolean): void;
   autogradGrad(outs: number[], ins: number[], grads: (number | null)[] | null, retainGraph: boolean | null, createGraph: boolean, allowUnused: boolean): (number | null)[];
   getGrad(h: number): number | null;

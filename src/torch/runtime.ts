@@ -1,4 +1,4 @@
-// Process-wide state: grad mode, autocast, RNG, threads, build info, memory.
+// Process-wide state: grad mode, autocast, RNG, threads, build info, the bf16 probe.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { native } from './native.js';
@@ -192,9 +192,4 @@ export function info(): TorchInfo {
     bf16Reason: bf16.reason,
     cpuCapability: cap,
   };
-}
-
-/** Live tensor handles and the bytes of their distinct storages. */
-export function memory(): { tensors: number; bytes: number } {
-  return native.memory();
 }

@@ -2,7 +2,11 @@
 // whichever comes first: dispose(), the end of the torch.scope it was made in,
 // or — as the last resort — its finalizer. The native table's generation check
 // makes a second free a no-op, so the three paths cannot double-free.
+// Tensors left to their finalizer are "unowned" and counted (leaks.ts); kept
+// ones (torch.keep: parameters, buffers, optimizer state) are owned and are
+// marked in the native table so their finalizer does not uncount them.
 import { native } from './native.js';
+import { noteUnowned, noteOwned } from './leaks.js';
 
 /** What scopes need to know of a tensor (implemented by Tensor). */
 export interface Owned {
@@ -13,9 +17,13 @@ export interface Owned {
 export const F_REGISTERED = 1; // has a finalizer registration
 export const F_KEEP = 2; // escapes every scope (torch.keep)
 export const F_RETURNED = 4; // transient: returned from the scope being closed
+export const F_COUNTED = 8; // counted as unowned (registered, not kept, not yet freed)
 
+// finalize() says whether the tensor it freed was kept (2) or unowned (1), as
+// a tensor may be kept after registration (a Parameter is) and the held
+// value cannot change.
 const registry = new FinalizationRegistry<number>((h) => {
-  native.free(h);
+  if (native.finalize(h) === 1) noteOwned(h);
 });
 
 let current: Owned[] | null = null;
@@ -35,11 +43,21 @@ export function track(t: Owned): void {
 // runs out, so a stale handle never matches a live tensor).
 function register(t: Owned): void {
   registry.register(t, t.h);
-  t._flags |= F_REGISTERED;
+  if (t._flags & F_KEEP) t._flags |= F_REGISTERED;
+  else {
+    t._flags |= F_REGISTERED | F_COUNTED;
+    noteUnowned(t.h);
+  }
+}
+
+function uncount(t: Owned): void {
+  t._flags &= ~F_COUNTED;
+  noteOwned(t.h);
 }
 
 export function release(t: Owned): void {
   if (t.h === 0) return;
+  if (t._flags & F_COUNTED) uncount(t);
   native.free(t.h);
   t.h = 0;
 }
@@ -55,6 +73,8 @@ export function inScope(): boolean {
 
 /** Marks a tensor to outlive every enclosing scope; it is then freed by dispose() or its finalizer. */
 export function keep<T extends Owned>(t: T): T {
+  if (t._flags & F_COUNTED) uncount(t);
+  if (!(t._flags & F_KEEP) && t.h !== 0) native.markKept(t.h);
   t._flags |= F_KEEP;
   return t;
 }
@@ -94,6 +114,7 @@ function close(list: Owned[], result: unknown): void {
       } else adopt(t);
       continue;
     }
+    if (t._flags & F_COUNTED) uncount(t); // not expected: registered tensors are not in a scope's list
     dead.push(t.h);
     t.h = 0;
   }
