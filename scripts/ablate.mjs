@@ -35,7 +35,7 @@ for (const v of variants) {
   const acc = [], bal = [], secs = [];
   for (const seed of seeds) {
     const wd = join(root, 'work_dirs/ablate', name, `${v.label.replace(/[^\w.-]+/g, '_')}-seed${seed}`);
-    const args = [join(root, 'dist/src/cli/main.js'), 'train', config, '--seed', String(seed), '--work-dir', wd, '--quiet', ...common, ...v.args];
+    const args = [join(root, 'dist/src/commands/main.js'), 'train', config, '--seed', String(seed), '--work-dir', wd, '--quiet', ...common, ...v.args];
     console.log(`# ${v.label}, seed ${seed}: node ${args.slice(1).join(' ')}`);
     const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
     if (r.status !== 0) { console.error(`ablate: run failed (${v.label}, seed ${seed})`); process.exit(1); }

@@ -36,10 +36,10 @@ for (let i = 1; i < argv.length; i++) {
 }
 if (!(Number.isInteger(group) && group >= 2) || seeds.length < group || seeds.some((s) => !Number.isInteger(s))) { console.error(`seed-study: need integer seeds and at least --group (${group}) of them\n${usage}`); process.exit(2); }
 const base = join(root, 'work_dirs/study', name);
-const cli = join(root, 'dist/src/cli/main.js');
+const cli = join(root, 'dist/src/commands/main.js');
 
 function arsenal(args, label) {
-  console.log(`# ${label}: node dist/src/cli/main.js ${args.join(' ')}`);
+  console.log(`# ${label}: node dist/src/commands/main.js ${args.join(' ')}`);
   const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) { console.error(`seed-study: ${label} failed`); process.exit(1); }
 }

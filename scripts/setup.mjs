@@ -4,7 +4,7 @@
 // build — and says what it does. A second run checks timestamps and returns
 // in about a second. Plain Node (no dependencies): it runs before `npm ci`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, statSync, readdirSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, statSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +109,8 @@ const tsSrc = Math.max(...['src', 'test', 'bench', 'configs'].map((d) => newest(
 const tsStale = force || !existsSync(tsStamp) || Number(readFileSync(tsStamp, 'utf8')) < tsSrc;
 if (tsStale) {
   say('compiling TypeScript (tsc)');
+  // A fresh output: a source file moved or deleted leaves no compiled copy behind (node --test runs every file in dist/test).
+  for (const d of ['src', 'test', 'bench', 'configs']) rmSync(join(root, 'dist', d), { recursive: true, force: true });
   run(join(root, 'node_modules/.bin/tsc'), ['-p', '.']);
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(tsStamp, String(tsSrc));

@@ -15,15 +15,19 @@ export * as losses from './losses/index.js';
 export * as models from './models/index.js';
 export * as metrics from './metrics/index.js';
 export * as infer from './infer/index.js';
+export * as tasks from './tasks/index.js';
 export * as engine from './engine/index.js';
+export * as commands from './commands/index.js';
 
 // Training from code: train(config) runs a config to completion; the Trainer, configs and their validation.
+export { train, Trainer, loadConfig, type TrainOptions, type TrainRun, type TrainResult, type TrainerOptions } from './engine/index.js';
+export { evaluateCheckpoint, runEnsemble, pseudoLabel, type PseudoLabelOptions } from './commands/index.js';
+export { applyOverrides, type OptimizerConfig, type ScheduleConfig, type AugmentConfig, type SwaConfig, type EmaConfig, type TtaConfig, type TrainConfig } from './config/index.js';
+// Tasks: the config union, its validation, and registerTask for a task of your own.
 export {
-  train, Trainer, loadConfig, validateConfig, applyOverrides, evaluateCheckpoint, runEnsemble, pseudoLabel,
-  type TrainOptions, type TrainRun, type TrainResult, type TrainerOptions, type PseudoLabelOptions,
-  type Config, type DataConfig, type ModelConfig, type OptimizerConfig, type ScheduleConfig, type AugmentConfig, type LossConfig,
-  type LossTermConfig, type SwaConfig, type EmaConfig, type TrainConfig,
-} from './engine/index.js';
+  validateConfig, registerTask, getTask, classification,
+  type Config, type ClassificationConfig, type DataConfig, type ModelConfig, type LossConfig, type LossTermConfig, type Task, type Meter,
+} from './tasks/index.js';
 // Models and their registry.
 export {
   buildModel, modelNames, resnet18, resnet34, resnet50, ResNet, loadPretrained,
@@ -32,4 +36,4 @@ export {
 // Datasets and the loader.
 export { DataLoader, TensorDataset, Subset, fashionMnist, imageFolder, type Dataset, type Batch } from './data/index.js';
 // Test-time augmentation and ensembles of predictions.
-export { TTA, ensembleProbs, type TtaOptions } from './infer/index.js';
+export { TTA, mergeProbs, type TtaOptions } from './infer/index.js';

@@ -15,7 +15,7 @@ import { Mixup } from '../src/augment/batch/mixup.js';
 import { BatchPipeline } from '../src/augment/batch/pipeline.js';
 import { chunkImages } from '../src/augment/batch/chunked.js';
 import type { AugmentContext } from '../src/augment/batch/types.js';
-import { validateConfig } from '../src/engine/config.js';
+import { validateConfig } from '../src/tasks/index.js';
 import { Rng } from '../src/data/rng.js';
 import { frame } from './helpers/frame.js';
 

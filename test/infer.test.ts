@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { torch, nn, type Tensor } from 'arsenal';
-import { TTA, buildViews, mergePredictions, shiftImage, scaleImage } from '../src/infer/tta.js';
-import { ensembleProbs } from '../src/infer/ensemble.js';
+import { TTA, buildViews, shiftImage, scaleImage } from '../src/infer/tta.js';
+import { mergeProbs } from '../src/infer/merge.js';
 
 test('TTA: flip-symmetric inputs keep their prediction; one batched forward per view', () => {
   torch.manualSeed(3);
@@ -47,20 +47,21 @@ test('TTA views invert on dense predictions; shifts and scales keep the size', (
   assert.throws(() => shiftImage(m, 12, 0), /as large as the image/);
 });
 
-test('merges and ensembles equal their formulas', () => {
+test('one merge for TTA views and ensemble members equals its formulas', () => {
   const a = torch.tensor([[2, 0, -1]], { dtype: 'float32' }), b = torch.tensor([[0, 1, 0.5]], { dtype: 'float32' });
   const pa = a.softmax(1), pb = b.softmax(1);
-  assert.ok(mergePredictions([a, b], 'mean').allclose(pa.add(pb).div(2)));
-  assert.ok(mergePredictions([a, b], 'logits').allclose(a.add(b).div(2).softmax(1)));
+  assert.ok(mergeProbs([a, b], { how: 'mean' }).allclose(pa.add(pb).div(2)));
+  assert.ok(mergeProbs([a, b], { how: 'logits' }).allclose(a.add(b).div(2).softmax(1)));
   const g = pa.mul(pb).sqrt();
-  assert.ok(mergePredictions([a, b], 'gmean').allclose(g.div(g.sum(1, true))));
+  assert.ok(mergeProbs([a, b], { how: 'gmean' }).allclose(g.div(g.sum(1, true))));
   const mx = pa.maximum(pb);
-  assert.ok(mergePredictions([a, b], 'max').allclose(mx.div(mx.sum(1, true))));
-  assert.ok(ensembleProbs([a, b], 'mean', [3, 1]).allclose(pa.mul(0.75).add(pb.mul(0.25))));
-  assert.ok(ensembleProbs([a, b], 'logits', [1, 1]).allclose(a.add(b).div(2).softmax(1)));
+  assert.ok(mergeProbs([a, b], { how: 'max' }).allclose(mx.div(mx.sum(1, true))));
+  assert.ok(mergeProbs([a, b], { how: 'mean', weights: [3, 1] }).allclose(pa.mul(0.75).add(pb.mul(0.25))));
+  assert.ok(mergeProbs([a, b], { how: 'logits', weights: [1, 1] }).allclose(a.add(b).div(2).softmax(1)));
   const c = torch.tensor([[0, 3, 0]], { dtype: 'float32' });
-  assert.ok(ensembleProbs([a, b, c], 'vote').allclose(torch.tensor([[1 / 3, 2 / 3, 0]], { dtype: 'float32' })), 'vote shares');
-  assert.deepEqual(ensembleProbs([a, b, c], 'vote', [2, 1, 0]).argmax(1).toArray(), [0]);
-  assert.throws(() => ensembleProbs([a, torch.zeros(1, 4)]), /member 1 predicts \[1,4\], member 0 \[1,3\]/);
-  assert.throws(() => ensembleProbs([a, b], 'mean', [1]), /weights must be 2 non-negative numbers/);
+  assert.ok(mergeProbs([a, b, c], { how: 'vote' }).allclose(torch.tensor([[1 / 3, 2 / 3, 0]], { dtype: 'float32' })), 'vote shares');
+  assert.deepEqual(mergeProbs([a, b, c], { how: 'vote', weights: [2, 1, 0] }).argmax(1).toArray(), [0]);
+  assert.throws(() => mergeProbs([a, torch.zeros(1, 4)]), /prediction 1 is \[1,4\], prediction 0 \[1,3\]/);
+  assert.throws(() => mergeProbs([a, b], { weights: [1] }), /weights must be 2 non-negative numbers/);
+  assert.ok(mergeProbs([a, b], { how: 'gmean', weights: [1, 3] }).allclose(pa.pow(0.25).mul(pb.pow(0.75)).div(pa.pow(0.25).mul(pb.pow(0.75)).sum(1, true))), 'weighted geometric mean');
 });

@@ -38,14 +38,14 @@ test('the root exports each namespace, the same objects as its subpath, and the 
   // By name at the root: the same objects as in their namespaces.
   const named: [unknown, unknown][] = [
     [arsenal.train, engine.train], [arsenal.Trainer, engine.Trainer], [arsenal.loadConfig, engine.loadConfig], [arsenal.validateConfig, engine.validateConfig],
-    [arsenal.applyOverrides, engine.applyOverrides], [arsenal.pseudoLabel, engine.pseudoLabel], [arsenal.runEnsemble, engine.runEnsemble],
-    [arsenal.evaluateCheckpoint, engine.evaluateCheckpoint], [arsenal.buildModel, models.buildModel], [arsenal.resnet18, models.resnet18],
+    [arsenal.applyOverrides, engine.applyOverrides], [arsenal.pseudoLabel, arsenal.commands.pseudoLabel], [arsenal.runEnsemble, arsenal.commands.runEnsemble],
+    [arsenal.evaluateCheckpoint, arsenal.commands.evaluateCheckpoint], [arsenal.registerTask, arsenal.tasks.registerTask], [arsenal.validateConfig, arsenal.tasks.validateConfig], [arsenal.buildModel, models.buildModel], [arsenal.resnet18, models.resnet18],
     [arsenal.resnet34, models.resnet34], [arsenal.resnet50, models.resnet50], [arsenal.ResNet, models.ResNet], [arsenal.loadPretrained, models.loadPretrained],
     [arsenal.DataLoader, data.DataLoader], [arsenal.TensorDataset, data.TensorDataset], [arsenal.fashionMnist, data.fashionMnist],
-    [arsenal.TTA, arsenal.infer.TTA], [arsenal.ensembleProbs, arsenal.infer.ensembleProbs], [arsenal.Tensor, torch.Tensor],
+    [arsenal.TTA, arsenal.infer.TTA], [arsenal.mergeProbs, arsenal.infer.mergeProbs], [arsenal.Tensor, torch.Tensor],
   ];
   named.forEach(([a, b], i) => assert.ok(typeof a === 'function' && a === b, `root export #${i}`));
-  for (const f of [arsenal.metrics.scoreLogits, arsenal.losses.softmaxFocalLoss, engine.selectConfident, engine.stratifiedSplit, optim.SGD, nn.Conv2d, F.crossEntropy])
+  for (const f of [arsenal.metrics.scoreLogits, arsenal.losses.softmaxFocalLoss, arsenal.commands.selectConfident, arsenal.commands.stratifiedSplit, optim.SGD, nn.Conv2d, F.crossEntropy])
     assert.equal(typeof f, 'function');
   assert.deepEqual(models.modelNames(), ['resnet18', 'resnet34', 'resnet50']);
 });

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { torch } from 'arsenal';
 import type { Config } from 'arsenal';
-import { stratifiedSplit, selectConfident, labelRepeats, pseudoLabel } from '../src/engine/pseudo_label.js';
+import { stratifiedSplit, selectConfident, labelRepeats, pseudoLabel } from '../src/commands/pseudo_label.js';
 import { TensorDataset } from '../src/data/dataset.js';
-import { runEnsemble } from '../src/engine/ensemble.js';
+import { runEnsemble } from '../src/commands/ensemble.js';
 
 /** ResNet-18 at width 4 on 320 Fashion-MNIST training images: a pseudo-labelling run in seconds. */
 const tinyConfig = (seed: number): Config => ({

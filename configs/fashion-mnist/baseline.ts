@@ -1,7 +1,7 @@
 // Plain training: ResNet-18 (small-input stem) on Fashion-MNIST, SGD with
 // momentum, a step schedule, no tricks.
 //   arsenal train configs/fashion-mnist/baseline.ts --epochs 1
-import type { Config } from '../../src/engine/config.js';
+import type { Config } from '../../src/tasks/index.js';
 
 export default {
   task: 'classification',

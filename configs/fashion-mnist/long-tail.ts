@@ -4,7 +4,7 @@
 // watch balanced accuracy. Compare against plain cross-entropy with
 //   arsenal train configs/fashion-mnist/long-tail.ts --set loss.classWeight=null
 // (or delete the key).
-import type { Config } from '../../src/engine/config.js';
+import type { Config } from '../../src/tasks/index.js';
 
 export default {
   task: 'classification',

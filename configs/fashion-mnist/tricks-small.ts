@@ -6,7 +6,7 @@
 // configs/fashion-mnist/tricks.ts. About 4 minutes a run on 2 cores.
 //   arsenal train configs/fashion-mnist/tricks-small.ts
 //   node scripts/seed-study.mjs configs/fashion-mnist/tricks-small.ts --name test-time   (docs/tricks.md)
-import type { Config } from '../../src/engine/config.js';
+import type { Config } from '../../src/tasks/index.js';
 import tricks from './tricks.js';
 
 export default {

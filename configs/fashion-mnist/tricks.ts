@@ -8,7 +8,7 @@
 // bf16 autocast where the CPU has it, channels-last layout. Each trick is one
 // key or pipeline entry: delete it (or --set key=null) to ablate it.
 //   arsenal train configs/fashion-mnist/tricks.ts
-import type { Config } from '../../src/engine/config.js';
+import type { Config } from '../../src/tasks/index.js';
 
 export default {
   task: 'classification',

@@ -4,7 +4,7 @@
 // to 64×64 RGB; ResNet-18 with the ImageNet stem, AdamW, cosine, flips.
 // Start from torchvision's ImageNet weights with --set model.pretrained=resnet18.safetensors
 // (saved in Python with safetensors.torch.save_file(torchvision.models.resnet18(weights=...).state_dict(), ...)).
-import type { Config } from '../../src/engine/config.js';
+import type { Config } from '../../src/tasks/index.js';
 
 export default {
   task: 'classification',

@@ -17,9 +17,11 @@ export interface LoaderOptions {
   seed?: number;
   /** Batches in flight ahead of the consumer (default 2; 0 = fetch on demand). */
   prefetch?: number;
+  /** At most this many batches an epoch: the first ones of the epoch's order (a time budget's cut; src/engine/budget.ts). */
+  maxBatches?: number;
 }
 
-const KEYS = new Set(['batchSize', 'shuffle', 'dropLast', 'seed', 'prefetch']);
+const KEYS = new Set(['batchSize', 'shuffle', 'dropLast', 'seed', 'prefetch', 'maxBatches']);
 
 function disposeBatch(b: Batch | undefined): void {
   if (!b) return;
@@ -34,6 +36,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly dropLast: boolean;
   readonly seed: number;
   readonly prefetch: number;
+  readonly maxBatches: number;
   /** Seconds the consumer spent waiting for a batch in the last (or current) epoch. */
   waitSeconds = 0;
   private nextEpoch = 0;
@@ -46,7 +49,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     for (const k of Object.keys(opts)) {
       if (!KEYS.has(k)) throw new TypeError(`DataLoader: unknown option '${k}' (expected one of ${[...KEYS].join(', ')})`);
     }
-    const { batchSize, shuffle = false, dropLast = false, seed = 42, prefetch = 2 } = opts;
+    const { batchSize, shuffle = false, dropLast = false, seed = 42, prefetch = 2, maxBatches = Infinity } = opts;
+    if (maxBatches !== Infinity && !(Number.isInteger(maxBatches) && maxBatches >= 1)) throw new RangeError(`DataLoader: maxBatches must be a positive integer, got ${String(maxBatches)}`);
     if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${String(batchSize)}`);
     }
@@ -62,12 +66,13 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.dropLast = dropLast;
     this.seed = seed;
     this.prefetch = prefetch;
+    this.maxBatches = maxBatches;
   }
 
   /** Batches per epoch. */
   get length(): number {
     const n = this.dataset.length;
-    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+    return Math.min(this.maxBatches, this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize));
   }
 
   /** The epoch the next iteration runs (each iteration then advances it by one). */

@@ -44,3 +44,34 @@ export function readCheckpoint(dir: string, tag: string): { weights: Record<stri
   }
   return { weights: safetensors.loadFile(f.weights), state: safetensors.loadFile(f.state), meta };
 }
+
+/** Optimizer state as checkpoint tensors (`optimizer.<i>.<key>`) and JSON scalars. */
+export function optimizerToCheckpoint(sd: { state: Record<string, Record<string, Tensor | number>>; param_groups: unknown }): { tensors: Record<string, Tensor>; meta: { param_groups: unknown; scalars: Record<string, Record<string, number>> } } {
+  const tensors: Record<string, Tensor> = {};
+  const scalars: Record<string, Record<string, number>> = {};
+  for (const [i, s] of Object.entries(sd.state)) {
+    for (const [k, v] of Object.entries(s)) {
+      if (typeof v === 'number') (scalars[i] ??= {})[k] = v;
+      else tensors[`optimizer.${i}.${k}`] = v;
+    }
+  }
+  return { tensors, meta: { param_groups: sd.param_groups, scalars } };
+}
+
+/** The optimizer state dict back from checkpoint tensors and JSON. */
+export function optimizerFromCheckpoint(state: Record<string, Tensor>, meta: { param_groups: any; scalars: Record<string, Record<string, number>> }): { state: Record<number, Record<string, Tensor | number>>; param_groups: any } {
+  const opt: Record<number, Record<string, Tensor | number>> = {};
+  for (const [i, s] of Object.entries(meta.scalars)) opt[Number(i)] = { ...s };
+  for (const [k, v] of Object.entries(state)) {
+    const m = /^optimizer\.(\d+)\.(.+)$/.exec(k);
+    if (m) (opt[Number(m[1])] ??= {})[m[2]] = v;
+  }
+  return { state: opt, param_groups: meta.param_groups };
+}
+
+/** The tensors of `state` under `prefix.`, without the prefix. */
+export function withPrefix(state: Record<string, Tensor>, prefix: string): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [k, v] of Object.entries(state)) if (k.startsWith(`${prefix}.`)) out[k.slice(prefix.length + 1)] = v;
+  return out;
+}

@@ -1,15 +1,17 @@
-// The engine (`arsenal/engine`): training from a config, the Trainer, config
-// loading and validation, evaluation, checkpoints, ensembles and pseudo-labelling.
+// The engine (`arsenal/engine`): training from a config, the Trainer and its
+// hooks, the predictor (preprocessing, precision, streamed evaluation, TTA),
+// models loaded for evaluation, the time budget, config loading and
+// checkpoints. The commands (`arsenal/commands`) are built on it.
 export { train, type TrainOptions, type TrainRun } from './train.js';
 export { Trainer, type TrainResult, type TrainerOptions } from './trainer.js';
+export * as hooks from './hooks/index.js';
+export type { Hook, StepInfo, EpochRecord, HookState } from './hooks/index.js';
+export { Predictor } from './predictor.js';
+export { buildForEvaluation, loadForEvaluation, loadWeights, type EvalModel } from './evaluation.js';
+export { planBudget, parseDuration, stepsThatFit, type BudgetPlan } from './budget.js';
+export { buildOptimizer, buildSchedule, swaStartEpoch } from './build.js';
+export { resolveAmp, type Amp } from './precision.js';
 export { loadConfig } from './load_config.js';
-export {
-  validateConfig, applyOverrides, lossOptions,
-  type Config, type DataConfig, type ModelConfig, type OptimizerConfig, type ScheduleConfig, type AugmentConfig, type LossConfig,
-  type LossTermConfig, type SwaConfig, type EmaConfig, type TrainConfig,
-} from './config.js';
-export { buildDatasets } from './datasets.js';
-export { evaluateCheckpoint, loadForEvaluation } from './evaluate.js';
-export { runEnsemble, type Member as EnsembleMember, type Row as EnsembleRow } from './ensemble.js';
-export { pseudoLabel, stratifiedSplit, selectConfident, labelRepeats, type PseudoLabelOptions, type RoundRow } from './pseudo_label.js';
+export { validateConfig, type Config } from '../tasks/index.js';
+export { applyOverrides } from '../config/overrides.js';
 export { writeCheckpoint, readCheckpoint, latestTag, checkpointFiles, type CheckpointFiles } from './checkpoint.js';

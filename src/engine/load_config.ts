@@ -6,7 +6,8 @@ import { existsSync, statSync, readFileSync, writeFileSync, mkdtempSync, rmSync 
 import { resolve, relative, join, dirname, extname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { pathToFileURL, fileURLToPath } from 'node:url';
-import { validateConfig, applyOverrides, type Config } from './config.js';
+import { applyOverrides } from '../config/overrides.js';
+import { validateConfig, type Config } from '../tasks/index.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 

@@ -7,7 +7,8 @@ import { basename, join } from 'node:path';
 import type { Module } from '../nn/module.js';
 import type { Dataset } from '../data/dataset.js';
 import { Trainer, type TrainResult } from './trainer.js';
-import { applyOverrides, validateConfig, type Config } from './config.js';
+import { applyOverrides } from '../config/overrides.js';
+import { validateConfig, type Config } from '../tasks/index.js';
 import { loadConfig } from './load_config.js';
 import { checkpointFiles, latestTag } from './checkpoint.js';
 

@@ -1,3 +1,3 @@
-// Inference-time tricks (issue 6): test-time augmentation and ensembles.
-export { TTA, buildViews, mergePredictions, shiftImage, scaleImage, MERGES, type View, type Merge, type TtaOptions } from './tta.js';
-export { ensembleProbs, type EnsembleMerge } from './ensemble.js';
+// Inference-time tricks: test-time augmentation views and the one merge that TTA and ensembles share.
+export { TTA, buildViews, shiftImage, scaleImage, DEFAULT_TTA, type View, type TtaOptions } from './tta.js';
+export { mergeProbs, MERGES, type Merge } from './merge.js';

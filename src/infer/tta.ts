@@ -2,17 +2,15 @@
 // flips, shifts, scales), one batched forward per view, and merge the
 // predictions. Each view knows how to invert itself on a dense prediction
 // [N,K,H,W] (segmentation), and is the identity on image-level ones
-// [N,K] (classification). Merges (over views, of class probabilities):
-//   'mean'    the mean of the softmax probabilities (the usual TTA)
-//   'logits'  softmax of the mean logits
-//   'gmean'   the geometric mean: softmax of the mean log-probabilities
-//   'max'     the per-class maximum, renormalised to sum 1
-import * as torch from '../torch/index.js';
+// [N,K] (classification). The views' predictions merge as ensemble members
+// do (./merge.ts: 'mean' of probabilities, the usual TTA, 'logits', 'gmean',
+// 'max', 'vote'); in training and `arsenal test` the task decides how
+// (src/tasks: Task.invert and Task.merge).
 import * as F from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
+import { MERGES, mergeProbs, type Merge } from './merge.js';
 
-export type Merge = 'mean' | 'logits' | 'gmean' | 'max';
-export const MERGES: readonly Merge[] = ['mean', 'logits', 'gmean', 'max'];
+export { MERGES, type Merge };
 
 export interface View {
   readonly name: string;
@@ -61,18 +59,8 @@ export function buildViews(o: { flips?: ('h' | 'v')[]; shifts?: [number, number]
   return views;
 }
 
-/** Merges per-view logits [V × (N,K,...)] into class probabilities. */
-export function mergePredictions(logits: Tensor[], merge: Merge = 'mean'): Tensor {
-  if (logits.length === 0) throw new TypeError('mergePredictions: no predictions');
-  const stack = torch.stack(logits, 0);
-  switch (merge) {
-    case 'mean': return stack.softmax(2).mean(0);
-    case 'logits': return stack.mean(0).softmax(1);
-    case 'gmean': return stack.logSoftmax(2).mean(0).softmax(1);
-    case 'max': { const m = stack.softmax(2).amax(0); return m.div(m.sum(1, true)); }
-    default: throw new RangeError(`merge must be one of ${MERGES.join(', ')}, got ${String(merge)}`);
-  }
-}
+/** What `--tta` uses when the config has no `tta` section: the image and its horizontal mirror. */
+export const DEFAULT_TTA: TtaOptions = { flips: ['h'] };
 
 export interface TtaOptions {
   flips?: ('h' | 'v')[];
@@ -92,6 +80,6 @@ export class TTA {
   }
   /** One batched forward per view; predictions inverted to the original frame, then merged. */
   predict(x: Tensor): Tensor {
-    return mergePredictions(this.views.map((v) => v.invert(this.forward(v.apply(x)))), this.merge);
+    return mergeProbs(this.views.map((v) => v.invert(this.forward(v.apply(x)))), { how: this.merge });
   }
 }

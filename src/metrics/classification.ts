@@ -4,6 +4,8 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/tensor.js';
 import { crossEntropy } from '../torch/functional.js';
 
+export interface ClassificationMeterState { numClasses: number; confusion: number[]; lossSum: number; count: number }
+
 export class ClassificationMeter {
   private readonly confusion: Float64Array;
   private lossSum = 0;
@@ -43,6 +45,17 @@ export class ClassificationMeter {
     return n ? sum / n : 0;
   }
   meanLoss(): number { return this.count ? this.lossSum / this.count : NaN; }
+  /** Plain data: the confusion counts, the loss sum and the count. */
+  state(): ClassificationMeterState {
+    return { numClasses: this.numClasses, confusion: Array.from(this.confusion), lossSum: this.lossSum, count: this.count };
+  }
+  /** Adds another meter's state (evaluation sharded over processes merges exactly: sums). */
+  merge(s: ClassificationMeterState): void {
+    if (s.numClasses !== this.numClasses || s.confusion.length !== this.confusion.length) throw new TypeError(`ClassificationMeter.merge: a state of ${s.numClasses} classes into a meter of ${this.numClasses}`);
+    for (let i = 0; i < s.confusion.length; i++) this.confusion[i] += s.confusion[i];
+    this.lossSum += s.lossSum;
+    this.count += s.count;
+  }
   confusionMatrix(): number[][] {
     return Array.from({ length: this.numClasses }, (_, k) => Array.from(this.confusion.subarray(k * this.numClasses, (k + 1) * this.numClasses)));
   }

@@ -1,11 +1,12 @@
 // Models by name, for configs: buildModel({ name: 'resnet50', numClasses: 10, pretrained: 'r50.safetensors' }).
 import type { Module } from '../nn/module.js';
-import { resnet18, resnet34, resnet50, RESNET_OPTION_KEYS, type ResNet, type ResNetOptions } from './resnet.js';
+import { resnet18, resnet34, resnet50, RESNET_OPTION_KEYS, type ResNet, type ResNetOptions } from './backbones/resnet.js';
 import { loadPretrained } from './pretrained.js';
 
-const BUILDERS: Record<string, (opts: ResNetOptions) => ResNet> = { resnet18, resnet34, resnet50 };
-
-export type ModelName = 'resnet18' | 'resnet34' | 'resnet50';
+/** The model names configs and buildModel know (one list: the config schema and the registry read it). */
+export const MODEL_NAMES = ['resnet18', 'resnet34', 'resnet50'] as const;
+export type ModelName = (typeof MODEL_NAMES)[number];
+const BUILDERS: Record<ModelName, (opts: ResNetOptions) => ResNet> = { resnet18, resnet34, resnet50 };
 
 export interface BuildModelOptions extends ResNetOptions {
   name: ModelName;
@@ -15,7 +16,7 @@ export interface BuildModelOptions extends ResNetOptions {
 
 /** The names buildModel knows. */
 export function modelNames(): string[] {
-  return Object.keys(BUILDERS);
+  return [...MODEL_NAMES];
 }
 
 /** Builds a model from a config; unknown names and option keys are errors naming them. */
@@ -30,7 +31,7 @@ export function buildModel(cfg: BuildModelOptions): Module {
   }
   if (pretrained !== undefined && (typeof pretrained !== 'string' || pretrained === ''))
     throw new TypeError(`buildModel: pretrained must be a file path, got ${JSON.stringify(pretrained)}`);
-  const model = BUILDERS[name](opts);
+  const model = BUILDERS[name as ModelName](opts);
   if (pretrained !== undefined) loadPretrained(model, pretrained);
   return model;
 }

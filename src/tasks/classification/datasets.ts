@@ -1,7 +1,7 @@
 // Train and test datasets from the data section of a config.
 import { join } from 'node:path';
-import { fashionMnist, imageFolder, Subset, type Dataset } from '../data/index.js';
-import { longTailSubset } from '../data/long_tail.js';
+import { fashionMnist, imageFolder, Subset, type Dataset } from '../../data/index.js';
+import { longTailSubset } from '../../data/long_tail.js';
 import type { DataConfig } from './config.js';
 
 export async function buildDatasets(d: DataConfig): Promise<{ train: Dataset; test: Dataset }> {

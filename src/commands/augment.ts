@@ -4,7 +4,7 @@
 // src/data/scenes.ts) so the boxes and masks can be checked by eye.
 import { parseArgs, intFlag } from './args.js';
 import { loadConfig } from '../engine/load_config.js';
-import { buildDatasets } from '../engine/datasets.js';
+import { getTask } from '../tasks/index.js';
 import { Rng } from '../data/rng.js';
 import * as torch from '../torch/index.js';
 import { BatchPipeline } from '../augment/batch/pipeline.js';
@@ -34,14 +34,15 @@ export async function augmentCommand(argv: string[]): Promise<void> {
     mean = cfg.data.mean ?? [0.5]; std = cfg.data.std ?? [0.5]; numClasses = 11;
     batch = { ...b, images: b.images.div(255).sub(mean[0]).div(std[0]) };
   } else {
-    const { train } = await buildDatasets(cfg.data);
+    const task = getTask(cfg.task);
+    const { train } = await task.datasets(cfg);
     const idx = Array.from({ length: n }, () => rng.int(0, train.length));
     const b = await train.getBatch(idx);
     const c = b.images.shape[1];
     mean = cfg.data.mean ?? Array(c).fill(0.5); std = cfg.data.std ?? Array(c).fill(0.5); numClasses = train.classes.length;
     const x = b.images.dtype === 'uint8' ? b.images.float().div(255) : b.images.float();
     const m = torch.tensor(mean).float().reshape(1, c, 1, 1), s = torch.tensor(std).float().reshape(1, c, 1, 1);
-    batch = { images: x.sub(m).div(s), labels: b.labels };
+    batch = { ...task.batchTargets(b), images: x.sub(m).div(s) };
   }
   const steps = cfg.augment?.train ?? [];
   const pipeline = new BatchPipeline(steps);

@@ -17,18 +17,22 @@
 // batch), and `student` overrides the config for the students only (the noise
 // and size of Noisy Student: stronger augmentation, a wider model, more epochs).
 import { join } from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as torch from '../torch/index.js';
 import * as F from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
 import { Rng } from '../data/rng.js';
 import { DataLoader, Subset, TensorDataset, type Dataset } from '../data/index.js';
-import { Trainer } from './trainer.js';
-import { buildDatasets } from './datasets.js';
-import { applyOverrides, validateConfig, type Config } from './config.js';
+import { Trainer } from '../engine/trainer.js';
+import { Predictor } from '../engine/predictor.js';
+import { applyOverrides } from '../config/overrides.js';
+import { getTask, validateConfig, type Config } from '../tasks/index.js';
+import { checkSelection, selectConfident } from '../tasks/classification/pseudo.js';
 import type { TtaOptions } from '../infer/tta.js';
-import { ensembleProbs } from '../infer/ensemble.js';
-import { scoreLogits } from '../metrics/classification.js';
+import { markdownTable, formatMetric } from '../util/table.js';
+import { writeReport } from './report.js';
+
+export { selectConfident };
 
 export interface PseudoLabelOptions {
   /** Share of the training set whose labels are kept (0.1), drawn per class with the seed. */
@@ -85,43 +89,26 @@ export function labelRepeats(labelled: number, pseudo: number, share: number): n
   return Math.max(1, Math.ceil((share * pseudo) / ((1 - share) * labelled)));
 }
 
-/** Throws on a topK that is not a positive integer or a threshold outside [0, 1]. */
-function checkSelection(o: { threshold?: number; topK?: number }): void {
-  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 1)) throw new RangeError(`pseudo-label: topK must be a positive integer, got ${o.topK}`);
-  const th = o.threshold ?? 0.9;
-  if (o.topK === undefined && !(th >= 0 && th <= 1)) throw new RangeError(`pseudo-label: threshold must be in [0, 1], got ${th}`);
+/** The members' merged predictions over a loader (each model the one its row reports: the SWA average when the recipe has SWA), with TTA when given; the pool's predictions are kept whole because the selection (top k per class) is over all of them. */
+async function predictAll(members: Trainer[], loader: DataLoader, tta: TtaOptions | undefined): Promise<Tensor> {
+  const task = members[0].task;
+  const parts: Tensor[] = [];
+  await Predictor.stream(members.map((t) => t.finalModel), loader, (b) => {
+    parts.push((task.merge(members.map((t) => t.predictor.predictBatch(t.finalModel, b.images, tta)), { how: 'mean' }) as Tensor).keep());
+  });
+  const all = torch.scope(() => torch.cat(parts, 0).keep());
+  torch.dispose(parts);
+  return all;
 }
 
-/** Which pool predictions to keep: probability ≥ threshold, or the topK most confident per predicted class. */
-export function selectConfident(probs: Tensor, o: { threshold?: number; topK?: number }): number[] {
-  checkSelection(o);
-  const conf = probs.amax(1).toArray() as number[];
-  const cls = probs.argmax(1).toArray() as number[];
-  if (o.topK !== undefined) {
-    const byClass = new Map<number, number[]>();
-    cls.forEach((c, i) => { const l = byClass.get(c) ?? []; l.push(i); byClass.set(c, l); });
-    const keep: number[] = [];
-    for (const l of byClass.values()) keep.push(...l.sort((a, b) => conf[b] - conf[a] || a - b).slice(0, o.topK));
-    return keep.sort((a, b) => a - b);
-  }
-  const th = o.threshold ?? 0.9;
-  return conf.flatMap((c, i) => (c >= th ? [i] : []));
-}
-
-/** The members' mean class probabilities (each model the one its row reports: the SWA average when the recipe has SWA), with TTA when given. */
-async function predictProbs(members: Trainer[], tta: TtaOptions | undefined, loader?: DataLoader): Promise<{ probs: Tensor; labels: Tensor }> {
-  const outs: Tensor[] = [];
-  let labels: Tensor | null = null;
-  try {
-    for (const t of members) {
-      const p = await t.predict(t.finalModel, tta, loader);
-      outs.push(p.logits);
-      if (labels) p.labels.dispose(); else labels = p.labels;
-    }
-    return { probs: ensembleProbs(outs, 'mean'), labels: labels! };
-  } finally {
-    torch.dispose(outs);
-  }
+/** The members' merged predictions scored on their test set, streamed. */
+async function scoreMembers(members: Trainer[]): Promise<Record<string, number>> {
+  const task = members[0].task;
+  const meter = task.meter(members[0].cfg, members[0].info);
+  await Predictor.stream(members.map((t) => t.finalModel), members[0].testLoader, (b) => {
+    meter.update(task.merge(members.map((t) => t.predictor.predictBatch(t.finalModel, b.images)), { how: 'mean' }), task.targets({ images: b.images, ...task.batchTargets(b) }));
+  });
+  return meter.compute();
 }
 
 async function gather(ds: Dataset, indices: number[]): Promise<{ images: Tensor; labels: Tensor }> {
@@ -163,7 +150,7 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
       throw new TypeError(`pseudo-label --student-set: the students' ${(e as Error).message}`);
     }
   }
-  const { train: full, test } = await buildDatasets(cfg.data);
+  const { train: full, test } = await getTask(cfg.task).datasets(cfg);
   const [labIdx, poolIdx] = stratifiedSplit(full, o.labelledShare ?? 0.1, seed);
   const k = full.classes.length;
   const labelled = await gather(full, labIdx);
@@ -194,9 +181,7 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     rows.push({ round: `teacher${nTeachers === 1 ? '' : ` ${i + 1} (seed ${seed + i})`} (labelled only, ${teacherEpochs} epochs)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: member.r.metrics.accuracy, balancedAccuracy: member.r.metrics.balancedAccuracy, steps: steps(labIdx.length, teacherEpochs) });
   }
   if (nTeachers > 1) {
-    const { probs: testProbs, labels: testLabels } = await predictProbs(teachers, undefined);
-    const s = torch.scope(() => scoreLogits(testProbs.clamp(1e-12).log(), testLabels, k));
-    torch.dispose([testProbs, testLabels]);
+    const s = await scoreMembers(teachers);
     rows.push({ round: `teacher ensemble (${nTeachers} models, mean of probabilities)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: s.accuracy, balancedAccuracy: s.balancedAccuracy, steps: nTeachers * steps(labIdx.length, teacherEpochs) });
   }
   // Steps that went into the model a fine-tuned student starts from (the first teacher's, then each student's).
@@ -204,17 +189,19 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   const rounds = o.rounds ?? 1;
   for (let round = 1; round <= rounds; round++) {
     const loader = new DataLoader(pool, { batchSize: (cfg.data.testBatchSize ?? cfg.data.batchSize * 2), shuffle: false });
-    const { probs, labels: poolLabels } = await predictProbs(teachers, o.tta, loader);
-    poolLabels.dispose();
-    const keep = selectConfident(probs, o);
+    const predictions = await predictAll(teachers, loader, o.tta);
+    const { indices: keep, targets: chosen } = torch.scope(() => {
+      const r = teachers[0].task.selectPseudo(predictions, { threshold: o.threshold, topK: o.topK, soft: o.soft });
+      return { indices: r.indices, targets: r.targets.keep() };
+    });
+    predictions.dispose();
     const keepT = torch.tensor(Int32Array.from(keep)).long().keep();
-    const chosen = torch.scope(() => probs.indexSelect(0, keepT).keep());
-    const hard = torch.scope(() => chosen.argmax(1).keep());
+    const hard = torch.scope(() => (o.soft ? chosen.argmax(1) : chosen.clone()).keep());
     const right = keep.length ? torch.scope(() => hard.eq(poolTruth.indexSelect(0, keepT)).float().mean().item()) : null;
     const imgs = await gather(pool, keep);
     const images = torch.scope(() => torch.cat([labelled.images, imgs.images], 0).keep());
     const labels = torch.scope(() => (o.soft ? torch.cat([F.oneHot(labelled.labels, k).float(), chosen], 0) : torch.cat([labelled.labels, hard], 0)).keep());
-    torch.dispose([imgs.images, imgs.labels, probs, chosen, hard, keepT]);
+    torch.dispose([imgs.images, imgs.labels, chosen, hard, keepT]);
     const repeats = labelRepeats(labIdx.length, keep.length, minShare);
     log(`round ${round}: kept ${keep.length} pseudo-labels (${right === null ? '—' : `${(100 * right).toFixed(1)}% right`}), ${o.soft ? 'soft' : 'hard'} labels${repeats > 1 ? `; the labelled images come ${repeats} times an epoch` : ''}`);
     const both = new TensorDataset(images, labels, full.classes);
@@ -236,17 +223,13 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     const c = await fit('control', labelledSet, epochs);
     rows.push({ round: `control: labelled only, ${epochs} epochs (the last model's ${studentInit === 'teacher' ? 'steps, teacher included' : 'steps'})`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: c.r.metrics.accuracy, balancedAccuracy: c.r.metrics.balancedAccuracy, steps: steps(labIdx.length, epochs) });
   }
-  report(rows, o.workDir);
+  report(rows, o.workDir, log);
   return rows;
 }
 
-function report(rows: RoundRow[], workDir: string): void {
-  const pct = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(2)}%`);
-  const md = ['| round | training images | pseudo-labels | pseudo-labels right | optimizer steps | test accuracy | balanced accuracy |', '|---|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.round} | ${r.trainImages} | ${r.pseudoLabels} | ${pct(r.pseudoLabelAccuracy)} | ${r.steps} | ${pct(r.accuracy)} | ${pct(r.balancedAccuracy)} |`)];
-  console.log(md.join('\n'));
-  mkdirSync(workDir, { recursive: true });
-  torch.safetensors.writeAtomic(join(workDir, 'pseudo_label.md'), md.join('\n') + '\n');
-  torch.safetensors.writeAtomic(join(workDir, 'pseudo_label.json'), JSON.stringify(rows, null, 2) + '\n');
-  console.log(`wrote ${join(workDir, 'pseudo_label.md')} and pseudo_label.json`);
+function report(rows: RoundRow[], workDir: string, log: (line: string) => void): void {
+  const pct = (v: number | null) => formatMetric('accuracy', v);
+  const md = markdownTable(['round', 'training images', 'pseudo-labels', 'pseudo-labels right', 'optimizer steps', 'test accuracy', 'balanced accuracy'],
+    rows.map((r) => [r.round, r.trainImages, r.pseudoLabels, pct(r.pseudoLabelAccuracy), r.steps, pct(r.accuracy), pct(r.balancedAccuracy)]));
+  writeReport(workDir, 'pseudo_label', md, rows, log);
 }

@@ -12,15 +12,15 @@
 // Split into a ResNetBackbone (stem + layer1..layer4 → feature map) and a
 // ClassifierHead (global average pool → dropout → fc), so detection and
 // segmentation models can reuse the backbone and fine-tuning can swap the head.
-import { Module, loadInto, type StateDict, type LoadResult, type LoadStateDictOptions } from '../nn/module.js';
-import { Conv2d } from '../nn/layers/conv.js';
-import { BatchNorm2d } from '../nn/layers/norm.js';
-import { Linear, Identity } from '../nn/layers/linear.js';
-import { ReLU, MaxPool2d, AdaptiveAvgPool2d } from '../nn/layers/activation.js';
-import { Sequential } from '../nn/layers/container.js';
-import * as init from '../nn/init.js';
-import * as F from '../torch/functional.js';
-import { Tensor } from '../torch/tensor.js';
+import { Module, loadInto, type StateDict, type LoadResult, type LoadStateDictOptions } from '../../nn/module.js';
+import { Conv2d } from '../../nn/layers/conv.js';
+import { BatchNorm2d } from '../../nn/layers/norm.js';
+import { Linear, Identity } from '../../nn/layers/linear.js';
+import { ReLU, MaxPool2d, AdaptiveAvgPool2d } from '../../nn/layers/activation.js';
+import { Sequential } from '../../nn/layers/container.js';
+import * as init from '../../nn/init.js';
+import * as F from '../../torch/functional.js';
+import { Tensor } from '../../torch/tensor.js';
 
 /**
  * 'imagenet': conv 7x7 stride 2 + BN + ReLU + max-pool 3x3 stride 2 (torchvision), /4 before layer1.

@@ -1,17 +1,19 @@
 #!/usr/bin/env node
-// The `arsenal` command: train, test, info, start.
+// The `arsenal` command: train, test, ensemble, pseudo-label, augment, info, start.
+// The commands sit above the engine (docs/architecture.md); each is also a function for code.
 import { existsSync } from 'node:fs';
 import { basename, join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, intFlag } from './args.js';
 import { loadConfig } from '../engine/load_config.js';
+import { DEFAULT_TTA } from '../infer/tta.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const USAGE = `usage:
-  arsenal train <config.ts> [--set a.b=value]... [--work-dir DIR] [--seed N] [--epochs N] [--resume]
+  arsenal train <config.ts> [--set a.b=value]... [--work-dir DIR] [--seed N] [--epochs N] [--budget 10m] [--resume]
   arsenal test <config.ts> --checkpoint FILE [--tta] [--set a.b=value]... [--work-dir DIR]
-  arsenal ensemble <config.ts>... --checkpoint FILE --checkpoint FILE... [--merge mean|logits|vote] [--weights 1,1,2] [--tta] [--work-dir DIR]
+  arsenal ensemble <config.ts>... --checkpoint FILE --checkpoint FILE... [--merge mean|logits|gmean|max|vote] [--weights 1,1,2] [--tta] [--work-dir DIR]
   arsenal augment <config.ts> --out grid.png [--n 16] [--seed N] [--epoch E] [--scenes]
   arsenal pseudo-label <config.ts> [--labelled 0.1] [--threshold 0.9 | --top-k N] [--soft] [--rounds 1] [--teacher-epochs N] [--teachers N] [--student-init scratch|teacher] [--min-labelled-share S] [--student-set a.b=value]... [--control] [--resume] [--tta] [--set a.b=value]... [--work-dir DIR]
   arsenal info
@@ -23,13 +25,16 @@ function workDirFor(config: string, flag: string | true | undefined): string {
 }
 
 async function train(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, { boolean: ['resume', 'quiet'], value: ['work-dir', 'seed', 'epochs'] });
+  const p = parseArgs(argv, { boolean: ['resume', 'quiet'], value: ['work-dir', 'seed', 'epochs', 'budget'] });
   if (p.positional.length !== 1) throw new TypeError(`train: expected one config file\n${USAGE}`);
   const sets = [...p.sets];
   const seed = intFlag(p, 'seed');
   const epochs = intFlag(p, 'epochs');
   if (seed !== undefined) sets.push(`seed=${seed}`);
   if (epochs !== undefined) sets.push(`train.epochs=${epochs}`);
+  const budget = p.flags.get('budget');
+  if (budget === true) throw new TypeError("train: --budget needs a duration such as '10m'");
+  if (budget !== undefined) sets.push(`train.budget=${budget}`);
   const cfg = await loadConfig(p.positional[0], sets);
   const { Trainer } = await import('../engine/trainer.js');
   const workDir = workDirFor(p.positional[0], p.flags.get('work-dir'));
@@ -46,7 +51,7 @@ async function test(argv: string[]): Promise<void> {
   if (typeof ckpt !== 'string') throw new TypeError('test: --checkpoint FILE is required (a .safetensors state dict)');
   if (!existsSync(ckpt)) throw new Error(`test: checkpoint '${ckpt}' does not exist`);
   const cfg = await loadConfig(p.positional[0], p.sets);
-  const { evaluateCheckpoint } = await import('../engine/evaluate.js');
+  const { evaluateCheckpoint } = await import('./test.js');
   const workDir = workDirFor(p.positional[0], p.flags.get('work-dir'));
   const r = await evaluateCheckpoint(cfg, ckpt, workDir, { tta: p.flags.has('tta') });
   console.log(JSON.stringify(r, null, 2));
@@ -58,8 +63,8 @@ async function ensemble(argv: string[]): Promise<void> {
   const configs = p.positional;
   if (configs.length === 0 || ckpts.length < 2) throw new TypeError(`ensemble: expected one config per checkpoint (or one config for all) and at least 2 --checkpoint files\n${USAGE}`);
   if (configs.length !== 1 && configs.length !== ckpts.length) throw new TypeError(`ensemble: ${configs.length} configs for ${ckpts.length} checkpoints; give one config for all, or one per checkpoint`);
-  const merge = (p.flags.get('merge') ?? 'mean') as string;
-  if (!['mean', 'logits', 'vote'].includes(merge)) throw new TypeError(`ensemble: --merge must be mean, logits or vote, got '${merge}'`);
+  const m = p.flags.get('merge');
+  if (m === true) throw new TypeError('ensemble: --merge needs a value (mean, logits, gmean, max or vote)');
   const w = p.flags.get('weights');
   const weights = typeof w === 'string' ? w.split(',').map(Number) : undefined;
   if (weights && (weights.length !== ckpts.length || weights.some((x) => !(x >= 0)))) throw new TypeError(`ensemble: --weights needs ${ckpts.length} non-negative numbers, got '${w}'`);
@@ -68,9 +73,9 @@ async function ensemble(argv: string[]): Promise<void> {
     const config = configs.length === 1 ? configs[0] : configs[i];
     members.push({ config, cfg: await loadConfig(config, p.sets), checkpoint: ckpts[i] });
   }
-  const { runEnsemble } = await import('../engine/ensemble.js');
+  const { runEnsemble } = await import('./ensemble.js');
   const workDir = typeof p.flags.get('work-dir') === 'string' ? (p.flags.get('work-dir') as string) : 'work_dirs/ensemble';
-  await runEnsemble(members, { merge: merge as 'mean', weights, tta: p.flags.has('tta'), workDir });
+  await runEnsemble(members, { merge: m, weights, tta: p.flags.has('tta'), workDir });
 }
 
 async function pseudoLabelCommand(argv: string[]): Promise<void> {
@@ -84,25 +89,14 @@ async function pseudoLabelCommand(argv: string[]): Promise<void> {
     return n;
   };
   const cfg = await loadConfig(p.positional[0], p.sets);
-  const { pseudoLabel } = await import('../engine/pseudo_label.js');
+  const { pseudoLabel } = await import('./pseudo_label.js');
   const workDir = workDirFor(p.positional[0], p.flags.get('work-dir')) + (p.flags.get('work-dir') ? '' : '-pseudo-label');
   await pseudoLabel(cfg, {
     labelledShare: num('labelled'), threshold: num('threshold'), topK: intFlag(p, 'top-k'), soft: p.flags.has('soft'), rounds: intFlag(p, 'rounds'),
     teacherEpochs: intFlag(p, 'teacher-epochs'), teachers: intFlag(p, 'teachers'), control: p.flags.has('control'), studentInit: p.flags.get('student-init') as 'scratch' | 'teacher' | undefined,
     minLabelledShare: num('min-labelled-share'), student: p.lists.get('student-set'),
-    tta: p.flags.has('tta') ? cfg.tta ?? { flips: ['h'] } : undefined, workDir, quiet: p.flags.has('quiet'), resume: p.flags.has('resume'),
+    tta: p.flags.has('tta') ? cfg.tta ?? DEFAULT_TTA : undefined, workDir, quiet: p.flags.has('quiet'), resume: p.flags.has('resume'),
   });
-}
-
-async function info(): Promise<void> {
-  const { torch } = await import('../index.js');
-  const { datasetsFound } = await import('../engine/evaluate.js');
-  const i = torch.info();
-  const pkg = JSON.parse((await import('node:fs')).readFileSync(join(repo, 'package.json'), 'utf8'));
-  console.log(`arsenal ${pkg.version}, Node.js ${process.versions.node}`);
-  console.log(`libtorch ${i.libtorch}; BLAS ${i.blas}; CPU capability ${i.cpuCapability}; oneDNN ${i.mkldnn ? 'yes' : 'no'}`);
-  console.log(`threads ${i.threads} (interop ${i.interopThreads}); CUDA ${i.cuda ? 'available' : 'not available'}; bf16 autocast: ${i.bf16 ? 'yes' : 'no'} (${i.bf16Reason})`);
-  for (const d of datasetsFound()) console.log(`dataset ${d.name}: ${d.found ? d.path : `not found (${d.hint})`}`);
 }
 
 async function main(): Promise<void> {
@@ -110,7 +104,7 @@ async function main(): Promise<void> {
   switch (cmd) {
     case 'train': return train(rest);
     case 'test': return test(rest);
-    case 'info': return info();
+    case 'info': return (await import('./info.js')).info(repo);
     case 'ensemble': return ensemble(rest);
     case 'pseudo-label': return pseudoLabelCommand(rest);
     case 'augment': return (await import('./augment.js')).augmentCommand(rest);

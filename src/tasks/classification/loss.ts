@@ -1,21 +1,23 @@
-// The classification loss of a config: the terms (cross-entropy, softmax focal)
-// with label smoothing and class weights from the training set's counts,
-// summed by a MultiLoss (fixed, uncertainty or DWA weighting).
-import * as torch from '../torch/index.js';
-import * as F from '../torch/functional.js';
-import type { Tensor } from '../torch/tensor.js';
-import { classWeights } from '../losses/class_weights.js';
-import { softmaxFocalLoss } from '../losses/focal.js';
-import { diceLoss } from '../losses/dice.js';
-import { MultiLoss } from '../losses/multi_loss.js';
+// The classification loss of a config: the terms (cross-entropy, softmax
+// focal, soft Dice) with label smoothing and class weights from the training
+// set's counts, summed by a MultiLoss (fixed, uncertainty, DWA or GradNorm
+// weighting). Every term is a per-sample mean over the batch (libtorch's
+// `mean` reduction), so equal shards of a batch average to the whole batch's
+// loss; with class weights the normaliser is the batch's weight sum.
+import * as torch from '../../torch/index.js';
+import * as F from '../../torch/functional.js';
+import type { Tensor } from '../../torch/tensor.js';
+import type { Module } from '../../nn/module.js';
+import { classWeights } from '../../losses/class_weights.js';
+import { softmaxFocalLoss } from '../../losses/focal.js';
+import { diceLoss } from '../../losses/dice.js';
+import { MultiLoss } from '../../losses/multi_loss.js';
+import type { TaskLoss } from '../task.js';
 import type { LossConfig } from './config.js';
 
-export interface ClassificationLoss {
-  multi: MultiLoss<[Tensor, Tensor]>;
+export interface ClassificationLoss extends TaskLoss<Tensor, Tensor> {
   /** Class weights in use (null: none). */
   classWeight: number[] | null;
-  /** Lines for the log. */
-  describe: string[];
 }
 
 export function buildLoss(l: LossConfig, counts: number[], classes: string[]): ClassificationLoss {
@@ -51,4 +53,12 @@ export function buildLoss(l: LossConfig, counts: number[], classes: string[]): C
   }
   if (cw) describe.push(`class weights (${Array.isArray(l.classWeight) ? 'given' : l.classWeight}): ${classes.map((c, i) => `${c} ${cw![i].toFixed(3)}`).join(', ')}`);
   return { multi, classWeight: cw, describe };
+}
+
+/** GradNorm balances gradient norms at the last layer every term shares: the classifier's weight unless `parameter` names one. */
+export function gradNormParameter(model: Module, modelName: string, parameter?: string): [string, Tensor] {
+  const named = [...model.namedParameters()];
+  const found = parameter ? named.find(([n]) => n === parameter) : named.filter(([, p]) => p.ndim >= 2).at(-1);
+  if (!found) throw new TypeError(`config: loss.gradNorm.parameter '${parameter}' is not a parameter of ${modelName} (e.g. ${named.filter(([, p]) => p.ndim >= 2).slice(-3).map(([n]) => n).join(', ')})`);
+  return found;
 }

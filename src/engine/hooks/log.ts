@@ -1,0 +1,26 @@
+// log.jsonl: a line every logInterval steps (loss, lr, images/s) and one per
+// epoch (the epoch record: train loss, timing, metrics, loss terms); and the
+// log line when the batch augmentations change (a step's offLastEpochs tail).
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EpochRecord, Hook, StepInfo } from './hook.js';
+import type { Trainer } from '../trainer.js';
+
+export class LogHook implements Hook {
+  readonly name = 'log';
+  constructor(readonly interval: number) {}
+  private write(t: Trainer, record: Record<string, unknown>): void {
+    appendFileSync(join(t.opts.workDir, 'log.jsonl'), JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n');
+  }
+  beforeEpoch(t: Trainer, epoch: number): void {
+    const p = t.pipeline;
+    if (!p) return;
+    const on = p.active(epoch, t.epochs).map((x) => x.type).join(', ') || 'none';
+    const before = epoch > 1 ? p.active(epoch - 1, t.epochs).map((x) => x.type).join(', ') || 'none' : null;
+    if (on !== before) t.log(`augmentations from epoch ${epoch}: ${on}`);
+  }
+  afterStep(t: Trainer, s: StepInfo): void {
+    if (s.iter % this.interval === 0) this.write(t, { epoch: s.epoch, iter: s.iter, loss: s.loss, lr: t.optimizer.paramGroups[0].lr, imagesPerSecond: (s.iter * t.batchSize) / s.elapsed });
+  }
+  afterEpoch(t: Trainer, _epoch: number, record: EpochRecord): void { this.write(t, record); }
+}

@@ -1,0 +1,87 @@
+// The classification config: the shared sections (src/config/sections.ts)
+// plus data, model and loss; each type derived from its schema.
+import { CLASS_WEIGHT_METHODS } from '../../losses/class_weights.js';
+import { WEIGHTINGS } from '../../losses/multi_loss.js';
+import { anyOf, arr, as, bool, num, obj, oneOf, opt, req, str, type Infer } from '../../util/schema.js';
+import { BASE_SHAPE, DATA_COMMON, TTA } from '../../config/sections.js';
+import { MODEL_NAMES } from '../../models/registry.js';
+
+export const DATA = obj({
+  ...DATA_COMMON,
+  dataset: req(oneOf('fashion-mnist', 'imagefolder')),
+  /** Dataset folder (fashion-mnist: the IDX files; imagefolder: DIR with train/<class>/* and test/<class>/*). */
+  root: opt(str),
+  /** Train on the first N training images only (quick runs). */
+  trainSubset: opt(num(1, 1e9, true)),
+  /** Make the training set long-tailed with this imbalance ratio (Cui et al. 2019: class c keeps n_max·ratio^(−c/(K−1))); the test set stays balanced. */
+  longTail: opt(num(1, 1e6)),
+  /** Evaluate on the first N test images only (quick runs). */
+  testSubset: opt(num(1, 1e9, true)),
+  /** imagefolder: resize to [H, W] and channels (1 or 3). */
+  imageSize: opt(arr(num(1, 1e5, true), 2)),
+  channels: opt(oneOf(1, 3)),
+});
+
+export const MODEL = obj({
+  name: req(oneOf(...MODEL_NAMES)),
+  stem: opt(oneOf('imagenet', 'small')),
+  width: opt(num(1, 4096, true)),
+  zeroInitResidual: opt(bool),
+  dropRate: opt(num(0, 1)),
+  /** A safetensors state dict (torchvision's keys or Arsenal's). */
+  pretrained: opt(str),
+});
+
+export const LOSS_TERM = obj({
+  /** DiceLoss on classification logits is a batch soft Dice (src/losses/dice.ts); it needs class-index targets (no MixUp/CutMix). */
+  type: req(oneOf('CrossEntropyLoss', 'FocalLoss', 'DiceLoss')),
+  /** The term's weight in the sum (1). */
+  weight: opt(num(0)),
+  /** FocalLoss: the focusing parameter γ (2). */
+  gamma: opt(num(0)),
+  /** A name for the logs (default: the type). */
+  name: opt(str),
+});
+
+export const LOSS = obj({
+  labelSmoothing: opt(num(0, 1)),
+  /** Class weights from the training set's label counts (src/losses/class_weights.ts), or one weight per class. */
+  classWeight: opt(anyOf(oneOf(...CLASS_WEIGHT_METHODS), arr(num(0)))),
+  /** β of 'effective-number' (0.9999). */
+  classWeightBeta: opt(num(0, 0.999999999)),
+  /** The loss terms (default: one CrossEntropyLoss). */
+  terms: opt(arr(LOSS_TERM)),
+  /** How the terms are weighted: fixed weights, uncertainty (Kendall et al. 2018), DWA (Liu et al. 2019) or GradNorm (Chen et al. 2018). */
+  weighting: opt(oneOf(...WEIGHTINGS)),
+  /** GradNorm: restoring force α (1.5), Adam lr of the weights (0.025), the shared parameter whose gradients are balanced (the model's last weight matrix, e.g. 'fc.weight'). */
+  gradNorm: opt(obj({ alpha: opt(num(0)), lr: opt(num(1e-12)), parameter: opt(str) })),
+});
+
+const B = BASE_SHAPE;
+export const CLASSIFICATION = obj({
+  task: req(oneOf('classification')),
+  seed: B.seed,
+  data: req(DATA),
+  model: req(MODEL),
+  optimizer: B.optimizer,
+  schedule: B.schedule,
+  augment: B.augment,
+  /** The loss: options, or the list of terms (shorthand for { terms: [...] }). */
+  loss: opt(as<Infer<typeof LOSS_TERM>[] | Infer<typeof LOSS>>((v, p) => (Array.isArray(v) ? arr(LOSS_TERM)(v, p) : LOSS(v, p)))),
+  swa: B.swa,
+  ema: B.ema,
+  /** Test-time augmentation for `arsenal test --tta`, ensembles and the end of training (src/infer/tta.ts). */
+  tta: opt(TTA),
+  train: B.train,
+});
+
+export type ClassificationConfig = Infer<typeof CLASSIFICATION>;
+export type DataConfig = Infer<typeof DATA>;
+export type ModelConfig = Infer<typeof MODEL>;
+export type LossTermConfig = Infer<typeof LOSS_TERM>;
+export type LossConfig = Infer<typeof LOSS>;
+
+/** The loss section in its long form (the terms list is shorthand for { terms }). */
+export function lossOptions(l: ClassificationConfig['loss']): LossConfig {
+  return Array.isArray(l) ? { terms: l } : l ?? {};
+}

@@ -1,0 +1,107 @@
+// The Task interface: every decision that depends on what is being predicted
+// — the model's head, the targets a batch carries, the loss terms, decoding,
+// metrics, how TTA views and ensemble members merge, and which predictions
+// become pseudo-labels — goes through a Task, so the trainer, TTA, ensembles
+// and pseudo-labelling hold no `if (task === …)` (docs/architecture.md).
+// Classification implements it (./classification); the signatures of
+// segmentation and detection are at the end of this file.
+import type { Tensor } from '../torch/tensor.js';
+import type { Module } from '../nn/module.js';
+import type { Batch, Dataset } from '../data/dataset.js';
+import type { ImageBatch } from '../augment/batch/types.js';
+import type { MultiLoss } from '../losses/multi_loss.js';
+import type { View } from '../infer/tta.js';
+import type { BaseConfig } from '../config/sections.js';
+import type { Check } from '../util/schema.js';
+
+/** What a task is told about the data when it builds its parts. */
+export interface DataInfo {
+  classes: string[];
+  /** Training samples per class (class weighting). */
+  classCounts: number[];
+  /** Image channels. */
+  inChannels: number;
+}
+
+/**
+ * Loss normalisers that depend on the batch — the samples of a classification
+ * batch, the non-ignored pixels of a segmentation batch, the positives of a
+ * detection batch, weight sums — go through here, so that data-parallel
+ * training averages them over processes (mmdet's `reduce_mean`) and 2
+ * processes × B/2 equal 1 × B. One process returns the value as it is.
+ */
+export interface LossContext {
+  averageOverProcesses(value: Tensor): Tensor;
+}
+export const SINGLE_PROCESS: LossContext = { averageOverProcesses: (v) => v };
+
+/** A task's loss: named terms summed by a MultiLoss (fixed, uncertainty, DWA or GradNorm weighting, logged per term). */
+export interface TaskLoss<Output, Targets> {
+  readonly multi: MultiLoss<[Output, Targets]>;
+  /** Lines for the log (terms, weights, class weights). */
+  readonly describe: string[];
+}
+
+/**
+ * A streaming metric: `update` per batch, `compute` at the end; nothing holds
+ * the whole test set's outputs. `state()` is plain data that `merge` adds to
+ * another meter of the same task (sums for accuracy and IoU, gathered
+ * detections for COCO AP), so evaluation sharded over processes merges exactly.
+ */
+export interface Meter<Prediction, Targets, State = unknown> {
+  update(prediction: Prediction, targets: Targets): void;
+  compute(): Record<string, number>;
+  state(): State;
+  merge(other: State): void;
+}
+
+export type MergeHow = string;
+
+export interface Task<Cfg extends BaseConfig = BaseConfig, Output = unknown, Targets = unknown, Prediction = unknown> {
+  /** The config's `task` value. */
+  readonly name: string;
+  /** The metric that decides the best checkpoint (higher is better), a key of the meter's results. */
+  readonly primaryMetric: string;
+  /** Validates a whole config of this task (the shared sections included: src/config/sections.ts BASE_SHAPE). */
+  readonly schema: Check<Cfg>;
+  /** The TTA and ensemble merges this task knows (the first is the default). */
+  readonly merges: readonly MergeHow[];
+
+  /** The train and test sets a config names. */
+  datasets(cfg: Cfg): Promise<{ train: Dataset; test: Dataset }>;
+  /** The model (its pretrained weights loaded, where the config names them; what was loaded goes to `log`). */
+  buildModel(cfg: Cfg, info: DataInfo, log?: (line: string) => void): Module;
+  buildLoss(cfg: Cfg, info: DataInfo, model: Module, log: (line: string) => void): TaskLoss<Output, Targets>;
+  /** The targets of a loader batch, as the batch transforms see them (labels, masks, boxes), without the images. */
+  batchTargets(batch: Batch): Omit<ImageBatch, 'images'>;
+  /** The loss's targets from a (transformed) batch. */
+  targets(batch: ImageBatch): Targets;
+  /** The model's output (fp32) → this task's prediction (logits, a class map's scores, boxes). */
+  decode(output: Output): Prediction;
+  meter(cfg: Cfg, info: DataInfo): Meter<Prediction, Targets>;
+  /** A prediction on a TTA view mapped back to the original frame (a flipped mask flipped back, boxes moved back). */
+  invert(view: View, prediction: Prediction): Prediction;
+  /** One merge of several predictions of the same images — TTA views and ensemble members alike. */
+  merge(predictions: Prediction[], opts: { how?: MergeHow; weights?: number[] }): Prediction;
+  /** Which predictions of an unlabelled pool to keep as pseudo-labels, and their targets. */
+  selectPseudo(prediction: Prediction, opts: PseudoOptions): { indices: number[]; targets: Tensor };
+}
+
+export interface PseudoOptions {
+  /** Keep predictions whose confidence is at least this. */
+  threshold?: number;
+  /** Keep the k most confident per predicted class instead. */
+  topK?: number;
+  /** Soft targets (the probabilities) instead of hard ones. */
+  soft?: boolean;
+}
+
+// ---- the next tasks' signatures (built in their own issues) -------------------------------------------
+/** Semantic segmentation: a class per pixel, 255 = ignore (mmseg). Output and prediction: scores [N,K,H,W]; targets: masks int64 [N,H,W]. */
+export type SegmentationTask<Cfg extends BaseConfig = BaseConfig> = Task<Cfg, Tensor, Tensor, Tensor>;
+/** Detections of one image: boxes float [M,4] xyxy in pixels, scores [M], labels int64 [M]. */
+export interface Detections { boxes: Tensor; scores: Tensor; labels: Tensor }
+/** Ground truth of one image; `ignore` marks VOC's difficult / COCO's crowd boxes. */
+export interface BoxTargets { boxes: Tensor; labels: Tensor; ignore?: Tensor }
+/** Object detection: ragged targets and predictions, a list per image; the output is the head's dense maps. */
+export type DetectionTask<Cfg extends BaseConfig = BaseConfig, Output = Record<string, Tensor[]>> = Task<Cfg, Output, BoxTargets[], Detections[]>;

@@ -1,0 +1,25 @@
+// Result tables as markdown, for the console and the work dir: one format for
+// `arsenal test`, `ensemble`, `pseudo-label` and `start`. Metrics are fractions
+// shown as percentages, except losses (four decimals).
+
+/** A markdown table: the first column left-aligned, the others right-aligned. */
+export function markdownTable(header: string[], rows: (string | number)[][]): string {
+  const sep = `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`;
+  return [`| ${header.join(' | ')} |`, sep, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** 'balancedAccuracy' → 'balanced accuracy'; 'mIoU' stays. */
+export function metricLabel(name: string): string {
+  return name.replace(/([a-z])([A-Z])(?=[a-z])/g, (_, a: string, b: string) => `${a} ${b.toLowerCase()}`);
+}
+
+export function formatMetric(name: string, v: number | null | undefined): string {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  return /loss$/i.test(name) ? v.toFixed(4) : `${(100 * v).toFixed(2)}%`;
+}
+
+/** A table of named rows of metrics: `| <first> | metric… |`, the metrics of the first row giving the columns. */
+export function metricsTable(first: string, rows: { name: string; metrics: Record<string, number> }[]): string {
+  const keys = Object.keys(rows[0]?.metrics ?? {});
+  return markdownTable([first, ...keys.map(metricLabel)], rows.map((r) => [r.name, ...keys.map((k) => formatMetric(k, r.metrics[k]))]));
+}
