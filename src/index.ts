@@ -18,6 +18,7 @@ export * as infer from './infer/index.js';
 export * as tasks from './tasks/index.js';
 export * as engine from './engine/index.js';
 export * as commands from './commands/index.js';
+export * as config from './config/index.js';
 
 // Training from code: train(config) runs a config to completion; the Trainer, configs and their validation.
 export { train, Trainer, loadConfig, type TrainOptions, type TrainRun, type TrainResult, type TrainerOptions } from './engine/index.js';
@@ -26,7 +27,7 @@ export { applyOverrides, type OptimizerConfig, type ScheduleConfig, type Augment
 // Tasks: the config union, its validation, and registerTask for a task of your own.
 export {
   validateConfig, registerTask, getTask, classification,
-  type Config, type ClassificationConfig, type DataConfig, type ModelConfig, type LossConfig, type LossTermConfig, type Task, type Meter,
+  type Config, type ClassificationConfig, type DataConfig, type ModelConfig, type LossConfig, type LossTermConfig, type Task, type Meter, type TaskLoss, type DataInfo,
 } from './tasks/index.js';
 // Models and their registry.
 export {

@@ -60,8 +60,10 @@ export type MergeHow = string;
 export interface Task<Cfg extends BaseConfig = BaseConfig, Output = unknown, Targets = unknown, Prediction = unknown> {
   /** The config's `task` value. */
   readonly name: string;
-  /** The metric that decides the best checkpoint (higher is better), a key of the meter's results. */
+  /** The metric that decides the best checkpoint, a key of the meter's results. */
   readonly primaryMetric: string;
+  /** Whether a greater or a less primary metric is better (mmengine CheckpointHook `rule`; default 'greater'). */
+  readonly rule?: 'greater' | 'less';
   /** Validates a whole config of this task (the shared sections included: src/config/sections.ts BASE_SHAPE). */
   readonly schema: Check<Cfg>;
   /** The TTA and ensemble merges this task knows (the first is the default). */

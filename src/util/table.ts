@@ -1,6 +1,7 @@
 // Result tables as markdown, for the console and the work dir: one format for
 // `arsenal test`, `ensemble`, `pseudo-label` and `start`. Metrics are fractions
-// shown as percentages, except losses (four decimals).
+// shown as percentages (accuracy, IoU, AP), except losses and errors (a name
+// ending in loss, error, mae, mse or rmse: four decimals).
 
 /** A markdown table: the first column left-aligned, the others right-aligned. */
 export function markdownTable(header: string[], rows: (string | number)[][]): string {
@@ -15,7 +16,7 @@ export function metricLabel(name: string): string {
 
 export function formatMetric(name: string, v: number | null | undefined): string {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
-  return /loss$/i.test(name) ? v.toFixed(4) : `${(100 * v).toFixed(2)}%`;
+  return /(loss|error|mae|mse)$/i.test(name) ? v.toFixed(4) : `${(100 * v).toFixed(2)}%`;
 }
 
 /** A table of named rows of metrics: `| <first> | metric… |`, the metrics of the first row giving the columns. */

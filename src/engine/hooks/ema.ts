@@ -6,7 +6,8 @@ import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { ModelEma } from '../../optim/ema.js';
 import type { EmaConfig } from '../../config/sections.js';
-import { cap, pct, type Hook } from './hook.js';
+import { cap, type Hook } from './hook.js';
+import { formatMetric } from '../../util/table.js';
 import type { Trainer } from '../trainer.js';
 
 export class EmaHook implements Hook {
@@ -21,7 +22,7 @@ export class EmaHook implements Hook {
     const p = t.task.primaryMetric;
     const e = await t.evaluate(this.ema.module);
     metrics[`ema${cap(p)}`] = e[p];
-    t.log(`EMA model: test ${p} ${pct(e[p])}`);
+    t.log(`EMA model: test ${p} ${formatMetric(p, e[p])}`);
     torch.safetensors.saveFile(this.ema.module.stateDict(), join(t.opts.workDir, 'ema.safetensors'));
   }
   stateDict() { return { tensors: this.ema.module.stateDict(), meta: { updates: this.ema.updates } }; }

@@ -44,5 +44,3 @@ export interface Hook {
 
 /** 'accuracy' → 'Accuracy', for metric names such as emaAccuracy and ttaAccuracy. */
 export const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-/** A metric as a percentage, for log lines. */
-export const pct = (v: number | undefined) => (v === undefined ? '—' : `${(100 * v).toFixed(2)}%`);

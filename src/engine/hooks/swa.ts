@@ -10,7 +10,8 @@ import type { Module } from '../../nn/module.js';
 import { AveragedModel, SWALR, beginBnRecompute } from '../../optim/swa.js';
 import type { SwaConfig } from '../../config/sections.js';
 import { batchTensors } from '../predictor.js';
-import { cap, pct, type Hook } from './hook.js';
+import { cap, type Hook } from './hook.js';
+import { formatMetric } from '../../util/table.js';
 import type { Trainer } from '../trainer.js';
 
 export class SwaHook implements Hook {
@@ -42,7 +43,7 @@ export class SwaHook implements Hook {
     const s = await t.evaluate(this.averaged.module);
     metrics[`model${cap(p)}`] = metrics[p];
     Object.assign(metrics, s);
-    t.log(`SWA model: test ${p} ${pct(s[p])} (last model ${pct(metrics[`model${cap(p)}`])})`);
+    t.log(`SWA model: test ${p} ${formatMetric(p, s[p])} (last model ${formatMetric(p, metrics[`model${cap(p)}`])})`);
     torch.safetensors.saveFile(this.averaged.module.stateDict(), join(t.opts.workDir, 'swa.safetensors'));
   }
 

@@ -2,7 +2,8 @@
 // with test-time augmentation: `tta<Metric>` for each of the task's metrics
 // (not the loss), next to the single-view ones.
 import { buildViews, type TtaOptions } from '../../infer/tta.js';
-import { cap, pct, type Hook } from './hook.js';
+import { cap, type Hook } from './hook.js';
+import { formatMetric } from '../../util/table.js';
 import type { Trainer } from '../trainer.js';
 
 export class TtaHook implements Hook {
@@ -12,6 +13,6 @@ export class TtaHook implements Hook {
     const m = await t.evaluate(t.finalModel, this.tta);
     for (const [k, v] of Object.entries(m)) if (k !== 'loss') metrics[`tta${cap(k)}`] = v;
     const p = t.task.primaryMetric;
-    t.log(`with TTA (${buildViews(this.tta).map((v) => v.name).join(', ')}): test ${p} ${pct(m[p])}`);
+    t.log(`with TTA (${buildViews(this.tta).map((v) => v.name).join(', ')}): test ${p} ${formatMetric(p, m[p])}`);
   }
 }
