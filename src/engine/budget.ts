@@ -69,9 +69,11 @@ export function stepsThatFit(o: { budgetSeconds: number; setupSeconds: number; e
   return { steps, estimatedSeconds: fixed + steps * perStep };
 }
 
-/** Times `n` steps after `warm` untimed ones; returns images per second. */
-async function timeSteps(warm: number, n: number, loader: DataLoader, step: (b: Batch) => void, batch: number): Promise<number> {
-  let i = 0, t0 = 0;
+/** Times `n` steps after `warm` untimed ones (fewer of each on a loader that has fewer batches); returns images per second. */
+async function timeSteps(warmWanted: number, nWanted: number, loader: DataLoader, step: (b: Batch) => void, batch: number): Promise<number> {
+  const warm = Math.min(warmWanted, Math.max(0, loader.length - 1));
+  const n = Math.max(1, Math.min(nWanted, loader.length - warm));
+  let i = 0, t0 = performance.now();
   for await (const b of loader) {
     if (i === warm) t0 = performance.now();
     try { step(b); } finally { torch.dispose(batchTensors(b)); }
@@ -109,7 +111,7 @@ export async function planBudget(t: Trainer, budget: number | string): Promise<B
     if (!ctx.mean.length) Object.assign(ctx, Predictor.normalisation(cfg, t.info.inChannels));
     const loader = new DataLoader(t.train, { batchSize: batch, shuffle: true, dropLast: true, seed: t.seed + 1, prefetch: cfg.data.prefetch });
     model.train();
-    trainIps = await timeSteps(2, Math.min(8, Math.max(1, full - 2)), loader, (b) => torch.scope(() => {
+    trainIps = await timeSteps(2, 8, loader, (b) => torch.scope(() => {
       let ib = { images: p.normalise(b.images), ...t.task.batchTargets(b) };
       if (pipeline) ib = pipeline.apply(ib, ctx, 1, cfg.train.epochs);
       const { total } = loss.multi.forward(p.forward(model, p.layout(ib.images)), t.task.targets(ib));
@@ -121,7 +123,7 @@ export async function planBudget(t: Trainer, budget: number | string): Promise<B
     const testBatch = cfg.data.testBatchSize ?? batch * 2;
     const testLoader = new DataLoader(t.test, { batchSize: testBatch, shuffle: false, prefetch: cfg.data.prefetch });
     model.eval();
-    evalIps = await timeSteps(1, Math.min(3, Math.max(1, Math.ceil(t.test.length / testBatch) - 1)), testLoader, (b) => torch.noGrad(() => torch.scope(() => { p.predictBatch(model, b.images); })), testBatch);
+    evalIps = await timeSteps(1, 3, testLoader, (b) => torch.noGrad(() => torch.scope(() => { p.predictBatch(model, b.images); })), testBatch);
     model.dispose?.();
   } finally {
     torch.setRngState(rngState);

@@ -8,7 +8,7 @@ export * as hooks from './hooks/index.js';
 export type { Hook, StepInfo, EpochRecord, HookState } from './hooks/index.js';
 export { Predictor } from './predictor.js';
 export { buildForEvaluation, loadForEvaluation, loadWeights, type EvalModel } from './evaluation.js';
-export { planBudget, parseDuration, stepsThatFit, type BudgetPlan } from './budget.js';
+export { planBudget, parseDuration, stepsThatFit, evalPasses, type BudgetPlan } from './budget.js';
 export { buildOptimizer, buildSchedule, swaStartEpoch } from './build.js';
 export { resolveAmp, type Amp } from './precision.js';
 export { loadConfig } from './load_config.js';
