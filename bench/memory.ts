@@ -1,4 +1,4 @@
-// Memory, Arsenal only (issue 13 §2): each figure comes from its own fresh
+// Memory, Arsenal only: each figure comes from its own fresh
 // plain `node` process (no --expose-gc, as a user's script), so one section's
 // heap does not colour the next.
 //
@@ -9,7 +9,7 @@
 //              result, and the scalar of a 64×64 add → mul → sum chain whose 16 KB
 //              intermediates are freed each step (why native/src/memory.cc charges
 //              8 KB per tensor to V8).
-//   loops      issue 13's loop, `torch.scope(() => a.add(a).mul(2).sum())` on a 64×64
+//   loops      the dropped-results loop, `torch.scope(() => a.add(a).mul(2).sum())` on a 64×64
 //              randn, --n iterations awaiting setImmediate every 100 (and every 1,000):
 //              the result dropped, disposed, or nothing escaping the scope. RSS above
 //              the start at the 200,000th and the last iteration, the peak, the most

@@ -2,7 +2,7 @@
 // tensors, so the time is the binding's (argument conversion, dispatch, the
 // result's JS object and its lifetime), not the kernel's.
 //
-// Three ways a result's memory is reclaimed (DESIGN.md §3):
+// Three ways a result's memory is reclaimed (docs/architecture.md §2):
 //   scope     torch.scope(() => 100 × a.add(b))       the scope frees them
 //   dispose   a.add(b).dispose()                      freed at once
 //   unscoped  a.add(b), dropped                       FinalizationRegistry; the

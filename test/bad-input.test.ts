@@ -1,5 +1,5 @@
 // Bad input: every mistake a caller can make with the core API is a JS Error
-// whose message names what was wrong, and the process lives on (DESIGN.md §3,
+// whose message names what was wrong, and the process lives on (docs/architecture.md §2,
 // §9). The last test checks that ordinary work still runs afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

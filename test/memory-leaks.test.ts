@@ -1,4 +1,4 @@
-// Memory that stays bounded when a user does not dispose (issue 13 §2): the
+// Memory that stays bounded when a user does not dispose: the
 // figures of torch.memory(), the count of unowned tensors (what no scope,
 // module or torch.keep owns), the one-time warning past a threshold with the
 // creating site when ARSENAL_TRACK_TENSORS=1, trimMemory, and the dropped-
@@ -155,7 +155,7 @@ test('trimMemory gives freed heap back to the OS', () => {
   assert.ok(rss() < withIt - 32 * MB, `RSS ${((withIt - rss()) / MB).toFixed(0)} MB below the 64 MB tensor's`);
 });
 
-// ---- the plateau of issue 13 ------------------------------------------------------------------------------
+// ---- the plateau of dropped results --------------------------------------------------------------------------
 
 test('plain node, 1,000,000 dropped scope results with an await every 100: RSS plateaus (< 50 MB from 200k to 1M, peak < 256 MB)', () => {
   const { out } = runHelper('dropped-results.js', ['--mode', 'dropped', '--n', '1000000', '--mark', '200000', '--yield', '100'], {}, 240_000);

@@ -1,4 +1,4 @@
-// Tensor lifetimes (DESIGN.md §3–4): torch.scope, torch.keep, dispose() and
+// Tensor lifetimes (docs/architecture.md §2): torch.scope, torch.keep, dispose() and
 // finalizers free every native tensor exactly once, and a long loop holds
 // steady memory. Run with --expose-gc (npm test does).
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// Datasets (DESIGN.md §5): a dataset hands out whole batches — one uint8 or
+// Datasets (docs/architecture.md §4): a dataset hands out whole batches — one uint8 or
 // float [N,C,H,W] image tensor and one int64 [N] label tensor — so the hot path
 // is a tensor operation per batch, never a JS loop per sample or pixel.
 import { Tensor, tensor } from '../torch/index.js';

@@ -1,4 +1,4 @@
-// The data layer (DESIGN.md §2, §5, §7): the seeded JS-side generator,
+// The data layer (docs/architecture.md §1, §4, §7): the seeded JS-side generator,
 // datasets that hand out whole batches, readers for IDX files, Fashion-MNIST
 // and image folders, and the prefetching loader.
 export { Rng } from './rng.js';

@@ -1,5 +1,5 @@
 // The data loader: batches of a dataset in a seeded order, fetched ahead so
-// the model never waits for data (DESIGN.md §7, §8).
+// the model never waits for data (docs/architecture.md §7, §8).
 //
 // The order of epoch e is Rng(Rng.derive(seed, e)).permutation(n): a function
 // of (seed, e) alone, so a run resumed at epoch e sees exactly the batches an

@@ -1,4 +1,4 @@
-// The one JS-side random generator (DESIGN.md §7): every JS-side random
+// The one JS-side random generator (docs/architecture.md §7): every JS-side random
 // choice — shuffling, augmentation parameters, MixUp's λ — draws from an Rng
 // seeded from the run's seed, so a run is reproducible and a checkpoint can
 // hold the generator's state.

@@ -11,7 +11,9 @@ import * as torch from '../torch/index.js';
 import * as F from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
 
-export type Reduction = 'mean' | 'sum' | 'none';
+/** PyTorch's loss reductions (one type, declared with the functional losses). */
+export type { Reduction } from '../torch/ops.js';
+import type { Reduction } from '../torch/ops.js';
 
 export function sigmoidFocalLoss(logits: Tensor, targets: Tensor, opts: { alpha?: number; gamma?: number; reduction?: Reduction } = {}): Tensor {
   const alpha = opts.alpha ?? 0.25, gamma = opts.gamma ?? 2;

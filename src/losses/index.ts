@@ -1,4 +1,4 @@
-// Losses (issue 5): focal, Dice, box losses, class weights from counts, and
+// Losses: focal, Dice, box losses, class weights from counts, and
 // several losses as one with fixed or automatic weighting. Cross-entropy with
 // weights, ignoreIndex, label smoothing and soft targets is F.crossEntropy.
 export { classWeights, CLASS_WEIGHT_METHODS, type ClassWeightMethod } from './class_weights.js';

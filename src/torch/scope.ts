@@ -1,4 +1,4 @@
-// Tensor lifetimes (DESIGN.md §3–4). Every tensor is freed exactly once, by
+// Tensor lifetimes (docs/architecture.md §2). Every tensor is freed exactly once, by
 // whichever comes first: dispose(), the end of the torch.scope it was made in,
 // or — as the last resort — its finalizer. The native table's generation check
 // makes a second free a no-op, so the three paths cannot double-free.

@@ -1,4 +1,4 @@
-// The loop of issue 13 §2, run in its own plain `node` process (no
+// The dropped-results loop (results a user never disposes), run in its own plain `node` process (no
 // --expose-gc: a user's script has no gc()): `torch.scope(() => a.add(a).mul(2).sum())`
 // over a 64×64 randn, awaiting setImmediate every `--yield` iterations, and
 // what happens to each result:

@@ -1,4 +1,4 @@
-// The batch form of the sample format (DESIGN.md §5) that batch-level
+// The batch form of the sample format (docs/architecture.md §4) that batch-level
 // transforms read and write: images [N,C,H,W] float (normalised); for
 // classification, labels as class indices int64 [N] or soft targets float
 // [N,K] after MixUp/CutMix; for segmentation, masks int64 [N,H,W] (255 =
