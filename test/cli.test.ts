@@ -123,3 +123,21 @@ test('arsenal ensemble: members and the ensemble in a table, JSON and Markdown; 
   assert.notEqual(one.status, 0);
   assert.match(one.stderr, /at least 2 --checkpoint files/);
 });
+
+test('arsenal start: the tricks recipe in a budget, the plan and a table naming the CPU, threads and precision', () => {
+  const dir = tmp();
+  const r = run('start', '--budget', '6h', '--epochs', '2', '--work-dir', dir, ...quick, '--set', 'train.amp=fp32');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /in a 6h budget \(2 epochs, each cut to the steps that fit/);
+  assert.match(r.stdout, /budget 360\.0 min: planned .* img\/s training, .* fp32, \d+ threads/);
+  assert.match(r.stdout, /\| machine \| .+, \d+ threads, fp32 \|/);
+  assert.match(r.stdout, /\| budget \| 6h00m: planned .*, 256 training images in 8 steps \(4 of 4 an epoch\)/);
+  assert.match(r.stdout, /\| wall time \| .* of the budget\) \|/);
+  const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+  assert.equal(m.plan.stepsPerEpoch, 4);
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')), m.plan);
+  // One evaluation at the end under a budget: epoch 1 has no test metrics.
+  const epochs = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.trainLoss !== undefined);
+  assert.deepEqual(epochs.map((e) => e.testAccuracy === undefined), [true, false]);
+  assert.match(run('start', '--full', '--budget', '5m').stderr, /give --full or --budget, not both/);
+});
