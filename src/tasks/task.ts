@@ -31,9 +31,12 @@ export interface DataInfo {
  * processes × B/2 equal 1 × B. One process returns the value as it is.
  */
 export interface LossContext {
+  /** Processes training together (1: this one alone). */
+  readonly processes: number;
+  /** The mean of `value` over the processes (an all-reduce); one process returns it as it is. */
   averageOverProcesses(value: Tensor): Tensor;
 }
-export const SINGLE_PROCESS: LossContext = { averageOverProcesses: (v) => v };
+export const SINGLE_PROCESS: LossContext = { processes: 1, averageOverProcesses: (v) => v };
 
 /** A task's loss: named terms summed by a MultiLoss (fixed, uncertainty, DWA or GradNorm weighting, logged per term). */
 export interface TaskLoss<Output, Targets> {
@@ -73,7 +76,8 @@ export interface Task<Cfg extends BaseConfig = BaseConfig, Output = unknown, Tar
   datasets(cfg: Cfg): Promise<{ train: Dataset; test: Dataset }>;
   /** The model (its pretrained weights loaded, where the config names them; what was loaded goes to `log`). */
   buildModel(cfg: Cfg, info: DataInfo, log?: (line: string) => void): Module;
-  buildLoss(cfg: Cfg, info: DataInfo, model: Module, log: (line: string) => void): TaskLoss<Output, Targets>;
+  /** The loss; its batch-dependent normalisers go through `ctx` (SINGLE_PROCESS by default). */
+  buildLoss(cfg: Cfg, info: DataInfo, model: Module, log: (line: string) => void, ctx?: LossContext): TaskLoss<Output, Targets>;
   /** The targets of a loader batch, as the batch transforms see them (labels, masks, boxes), without the images. */
   batchTargets(batch: Batch): Omit<ImageBatch, 'images'>;
   /** The loss's targets from a (transformed) batch. */

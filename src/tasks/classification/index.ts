@@ -42,9 +42,9 @@ export const classification: Task<ClassificationConfig, Tensor, Tensor, Tensor> 
     }
     return model;
   },
-  buildLoss(cfg, info, model, log) {
+  buildLoss(cfg, info, model, log, ctx) {
     const l = lossOptions(cfg.loss);
-    const loss = buildLoss(l, info.classCounts, info.classes);
+    const loss = buildLoss(l, info.classCounts, info.classes, ctx);
     for (const line of loss.describe) log(line);
     if (loss.multi.weighting === 'gradnorm') {
       const [name, p] = gradNormParameter(model, cfg.model.name, l.gradNorm?.parameter);
