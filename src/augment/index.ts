@@ -12,5 +12,6 @@ export { BatchPipeline, BATCH_TRANSFORMS, transformCheck, type TransformConfig }
 export * from './sample/types.js';
 export { Mosaic, type MosaicOptions } from './sample/mosaic.js';
 export { YoloxMixUp, type YoloxMixUpOptions } from './sample/yolox_mixup.js';
-export { MultiImageMixDataset, collate, type MixStepConfig } from './sample/multi_image.js';
-export { rescaleSample, resizeImage, resizeMask } from './sample/resize.js';
+export { MultiImageMixDataset, collate, sampleStepCheck, sampleStepsCheck, sampleStepOn, type MixStepConfig } from './sample/multi_image.js';
+export { SampleMixDataset, wrapWithSampleSteps, sampleRng, SAMPLE_STREAM, type SampleMixOptions } from './sample/mix_dataset.js';
+export { rescaleSample, resizeImage, resizeMask, resizeSampleTo } from './sample/resize.js';

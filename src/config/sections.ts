@@ -6,6 +6,7 @@
 // unknown key (expected one of …)`). docs/architecture.md has the layers.
 import type { ParamwiseOptions } from '../optim/paramwise.js';
 import { transformCheck, type TransformConfig } from '../augment/batch/pipeline.js';
+import { sampleStepsCheck, type MixStepConfig } from '../augment/sample/mix_dataset.js';
 import { MERGES } from '../infer/tta.js';
 import { anyOf, arr, as, bool, num, obj, oneOf, opt, record, req, str, type Infer } from '../util/schema.js';
 
@@ -48,6 +49,12 @@ export const SCHEDULE = obj({
 export const AUGMENT = obj({
   /** Batch-level training transforms, in order, on normalised images (src/augment/batch; docs/augmentations.md). */
   train: opt(arr(as<TransformConfig>(transformCheck))),
+  /**
+   * Multi-sample training transforms, in order, on each training sample before batching (Mosaic, YoloxMixUp;
+   * mmdet MultiImageMixDataset; src/augment/sample/mix_dataset.ts): `offLastEpochs` switches a step off for the
+   * last epochs (YOLOX's no-augmentation tail). Outputs are resized back to the dataset's image size.
+   */
+  sample: opt(as<MixStepConfig[]>(sampleStepsCheck)),
 });
 
 export const SWA = obj({

@@ -19,6 +19,8 @@ export interface Dataset {
   getBatch(indices: number[]): Batch | Promise<Batch>;
   /** Optional: every sample's class index, known without loading images (Subset uses it for classCounts). */
   readonly targets?: ArrayLike<number>;
+  /** Optional: the epoch (1-based, as the trainer counts) the next batches belong to, for datasets whose samples change per epoch (src/augment/sample/mix_dataset.ts). DataLoader.setEpoch calls it. */
+  setEpoch?(epoch: number): void;
 }
 
 /** Checks batch indices: integers in [0, length). */
@@ -171,6 +173,11 @@ export class Subset implements Dataset {
       throw new Error('Subset.classCounts: the underlying dataset has no `targets` (per-sample class indices), so counts would need every image loaded');
     }
     return countClasses(t, this.classes.length);
+  }
+
+  /** Passed on to the underlying dataset. */
+  setEpoch(epoch: number): void {
+    this.dataset.setEpoch?.(epoch);
   }
 
   /** Batch indices are this subset's positions; the underlying dataset's getBatch does the work. */

@@ -3,7 +3,9 @@
 //
 // The order of epoch e is Rng(Rng.derive(seed, e)).permutation(n): a function
 // of (seed, e) alone, so a run resumed at epoch e sees exactly the batches an
-// uninterrupted run would — call setEpoch(e) before iterating.
+// uninterrupted run would — call setEpoch(e) before iterating. setEpoch(e) also
+// tells the dataset (Dataset.setEpoch, where it has one: per-epoch sample
+// transforms), before any batch of that epoch is fetched.
 import type { Batch, Dataset } from './dataset.js';
 import { Rng } from './rng.js';
 
@@ -80,10 +82,11 @@ export class DataLoader implements AsyncIterable<Batch> {
     return this.nextEpoch;
   }
 
-  /** Makes the next iteration run epoch `epoch` (its order depends on seed and epoch only). */
+  /** Makes the next iteration run epoch `epoch` (its order depends on seed and epoch only), and passes the epoch to the dataset's setEpoch if it has one. */
   setEpoch(epoch: number): void {
     if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`DataLoader.setEpoch: epoch must be a non-negative integer, got ${String(epoch)}`);
     this.nextEpoch = epoch;
+    this.dataset.setEpoch?.(epoch);
   }
 
   /** The sample order of an epoch (dataset order when shuffle is off). */

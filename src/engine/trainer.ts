@@ -15,6 +15,7 @@ import type { GroupSummary } from '../optim/paramwise.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { DataLoader, Rng, type Dataset, type Batch } from '../data/index.js';
 import { BatchPipeline } from '../augment/batch/pipeline.js';
+import { wrapWithSampleSteps } from '../augment/sample/mix_dataset.js';
 import type { AugmentContext, ImageBatch } from '../augment/batch/types.js';
 import type { BaseConfig } from '../config/sections.js';
 import type { TtaOptions } from '../infer/tta.js';
@@ -116,6 +117,9 @@ export class Trainer {
     const { mean, std } = Predictor.normalisation(cfg, channels);
     this.info = { classes: this.train.classes, classCounts: this.train.classCounts(), inChannels: channels };
     this.predictor = new Predictor(this.task, cfg, this.amp, this.info, mean, std);
+    // augment.sample: Mosaic / YOLOX MixUp per training sample (each from its own (seed, epoch, index) generator);
+    // without it the training set is the dataset itself.
+    this.train = wrapWithSampleSteps(this.train, cfg.augment?.sample, { seed: this.seed, epochs: this.epochs });
     if (cfg.augment?.train?.length) {
       this.pipeline = new BatchPipeline(cfg.augment.train);
       this.augmentContext = { rng: this.rng, mean, std, numClasses: this.info.classes.length };

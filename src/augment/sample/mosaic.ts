@@ -6,6 +6,11 @@
 // pixels, clipped to the canvas and dropped when nothing of them is left
 // (`minBoxSize`), masks travel with their pixels (the canvas outside the tiles
 // is 255 = ignore). Defaults are mmdet's: centre ratio (0.5, 1.5), pad 114.
+// Classification (samples with a `label`): mmdet uses Mosaic for detection,
+// where every box carries its own label and the image has none; an image
+// label needs a rule, and here the mosaic takes the label of the sample whose
+// tile covers the largest part of the canvas (ties: the earlier sample, so the
+// anchor wins a centred mosaic). Labels are only passed on, never combined.
 import * as torch from '../../torch/index.js';
 import type { Rng } from '../../data/rng.js';
 import { type Sample, checkSample, checkImgScale } from './types.js';
@@ -59,6 +64,7 @@ export class Mosaic {
     const img = canvas(c, 2 * H, 2 * W, this.opts.padVal);
     const mask = hasMask ? torch.full([2 * H, 2 * W], IGNORE_INDEX, { dtype: 'int64' }) : undefined;
     const boxes: ReturnType<typeof torch.zeros>[] = [], labels: ReturnType<typeof torch.zeros>[] = [];
+    const areas: number[] = [];
     samples.forEach((s0, k) => {
       const [, h0, w0] = s0.image.shape;
       const ratio = fitRatio(h0, w0, H, W);
@@ -70,6 +76,7 @@ export class Mosaic {
       else if (k === 1) { p = [cx, Math.max(cy - h, 0), Math.min(cx + w, 2 * W), cy]; q = [0, h - (p[3] - p[1]), Math.min(w, p[2] - p[0]), h]; }
       else if (k === 2) { p = [Math.max(cx - w, 0), cy, cx, Math.min(2 * H, cy + h)]; q = [w - (p[2] - p[0]), 0, w, Math.min(p[3] - p[1], h)]; }
       else { p = [cx, cy, Math.min(cx + w, 2 * W), Math.min(2 * H, cy + h)]; q = [0, 0, Math.min(w, p[2] - p[0]), Math.min(p[3] - p[1], h)]; }
+      areas.push(Math.max(0, p[2] - p[0]) * Math.max(0, p[3] - p[1]));
       if (p[2] > p[0] && p[3] > p[1]) {
         img.index(':', `${p[1]}:${p[3]}`, `${p[0]}:${p[2]}`).copy_(s.image.index(':', `${q[1]}:${q[3]}`, `${q[0]}:${q[2]}`));
         if (mask) mask.index(`${p[1]}:${p[3]}`, `${p[0]}:${p[2]}`).copy_(s.mask!.index(`${q[1]}:${q[3]}`, `${q[0]}:${q[2]}`));
@@ -82,6 +89,7 @@ export class Mosaic {
     });
     const out: Sample = { image: samples[0].image.dtype === 'uint8' ? img.round().clamp(0, 255).to('uint8') : img };
     if (mask) out.mask = mask;
+    if (samples.every((s) => s.label !== undefined)) out.label = samples[largest(areas)].label;
     if (hasBoxes) {
       const b = torch.cat(boxes, 0);
       const [x1, y1, x2, y2] = b.unbind(1);
@@ -91,4 +99,11 @@ export class Mosaic {
     }
     return out;
   }
+}
+
+/** The index of the first largest value. */
+export function largest(xs: number[]): number {
+  let k = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[k]) k = i;
+  return k;
 }

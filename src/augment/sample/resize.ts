@@ -35,6 +35,16 @@ export function rescaleSample(s: Sample, ratio: number): Sample {
   return out;
 }
 
+/** Resizes a sample to exactly h×w (the aspect ratio is not kept): image bilinear (float), mask nearest, boxes scaled per axis. */
+export function resizeSampleTo(s: Sample, h: number, w: number): Sample {
+  const [, h0, w0] = s.image.shape;
+  if (h === h0 && w === w0) return s;
+  const out: Sample = { ...s, image: resizeImage(s.image, h, w) };
+  if (s.mask) out.mask = resizeMask(s.mask, h, w);
+  if (s.boxes) out.boxes = s.boxes.float().mul(torch.tensor([w / w0, h / h0, w / w0, h / h0], { dtype: 'float32' }));
+  return out;
+}
+
 export function canvas(c: number, h: number, w: number, value: number): Tensor {
   return torch.full([c, h, w], value, { dtype: 'float32' });
 }

@@ -6,6 +6,11 @@
 // blended 0.5 / 0.5 and both box sets are kept (no label weights), each
 // clipped to the image, boxes left with no area dropped. Masks are refused:
 // a blend has no class mask to give. Defaults are mmdet's.
+// Classification (samples with a `label` and no boxes; YOLOX mixes detection
+// samples only): the blend keeps the first sample's label unless the partner's
+// pixels (its fitted, jittered image, not the padding) cover at least half of
+// the output, then it takes the partner's. Labels are passed on, not mixed
+// (no soft targets: the partner often covers only a corner).
 import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import type { Rng } from '../../data/rng.js';
@@ -43,13 +48,13 @@ export class YoloxMixUp {
     this.opts = { ratioRange: [0.5, 1.5], flipRatio: 0.5, padVal: 114, prob: 1, minBoxSize: 1, ...opts };
   }
 
-  /** [sample, partner] → the blend with both box sets. */
+  /** [sample, partner] → the blend with both box sets (detection) or one of the two labels (classification). */
   apply(samples: Sample[], rng: Rng): Sample {
     if (samples.length !== 2) throw new TypeError(`YoloxMixUp: expected 2 samples, got ${samples.length}`);
     samples.forEach((s, i) => checkSample(s, `YoloxMixUp: sample ${i}`));
     const [a, b] = samples;
     if (a.mask || b.mask) throw new TypeError('YoloxMixUp: a 0.5/0.5 blend has no class mask to give; use Mosaic or CutMix for segmentation');
-    if (!a.boxes || !b.boxes) throw new TypeError('YoloxMixUp: both samples need boxes and boxLabels (detection)');
+    if ((a.boxes === undefined) !== (b.boxes === undefined)) throw new TypeError('YoloxMixUp: both samples need boxes and boxLabels (detection), or neither (classification)');
     if (!(rng.random() < this.opts.prob)) return a;
     const [H, W] = this.opts.imgScale;
     const jit = rng.uniform(...this.opts.ratioRange);
@@ -75,15 +80,27 @@ export class YoloxMixUp {
     const yo = ph > th ? rng.int(0, ph - th + 1) : 0;
     const xo = pw > tw ? rng.int(0, pw - tw + 1) : 0;
     const cut = padded.index(':', `${yo}:${yo + th}`, `${xo}:${xo + tw}`);
-    // 6–7: the partner's boxes follow: scale, clip to the jittered canvas, flip, translate, clip to the image.
+    // 8: the blend.
+    const blend = a.image.float().mul(0.5).add(cut.mul(0.5));
+    const image = a.image.dtype === 'uint8' ? blend.round().clamp(0, 255).to('uint8') : blend;
+    if (!a.boxes || !b.boxes) {
+      const out: Sample = { image };
+      if (a.label !== undefined && b.label !== undefined) {
+        // The partner's pixels: rh × rw of the H × W canvas scaled to oh × ow, at the left (the right once flipped), seen through the cut.
+        const ch = (rh * oh) / H, cw = (rw * ow) / W;
+        const x0 = flip ? ow - cw : 0;
+        const iy = Math.max(0, Math.min(ch, yo + th) - yo), ix = Math.max(0, Math.min(x0 + cw, xo + tw) - Math.max(x0, xo));
+        out.label = (iy * ix) / (th * tw) >= 0.5 ? b.label : a.label;
+      }
+      return out;
+    }
+    // 6–7: the partner's boxes follow: scale, clip to the jittered canvas, flip, translate, clip to the image; both box sets kept.
     let bb = b.boxes.mul(ratio);
     bb = clip(bb, oh, ow);
     if (flip) bb = flipBoxes(bb, oh, ow, true, false);
     bb = clip(bb.sub(torch.tensor([xo, yo, xo, yo], { dtype: 'float32' })), th, tw);
-    // 8: the blend and both box sets.
-    const blend = a.image.float().mul(0.5).add(cut.mul(0.5));
     const kept = filterBoxes(torch.cat([clip(a.boxes.float(), th, tw), bb], 0), torch.cat([a.boxLabels!, b.boxLabels!], 0), this.opts.minBoxSize);
-    return { image: a.image.dtype === 'uint8' ? blend.round().clamp(0, 255).to('uint8') : blend, boxes: kept.boxes, boxLabels: kept.labels };
+    return { image, boxes: kept.boxes, boxLabels: kept.labels };
   }
 }
 

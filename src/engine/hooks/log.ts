@@ -1,10 +1,12 @@
 // log.jsonl: a line every logInterval steps (loss, lr, images/s) and one per
 // epoch (the epoch record: train loss, timing, metrics, loss terms); and the
-// log line when the batch augmentations change (a step's offLastEpochs tail).
+// log line when the batch augmentations change (a step's offLastEpochs tail),
+// and one when a sample step (augment.sample: Mosaic, YoloxMixUp) switches off.
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EpochRecord, Hook, StepInfo } from './hook.js';
 import type { Trainer } from '../trainer.js';
+import { sampleStepOn } from '../../augment/sample/multi_image.js';
 
 export class LogHook implements Hook {
   readonly name = 'log';
@@ -13,6 +15,11 @@ export class LogHook implements Hook {
     appendFileSync(join(t.opts.workDir, 'log.jsonl'), JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n');
   }
   beforeEpoch(t: Trainer, epoch: number): void {
+    for (const s of t.cfg.augment?.sample ?? []) {
+      if (!sampleStepOn(s.offLastEpochs, epoch, t.epochs) && (epoch === 1 || sampleStepOn(s.offLastEpochs, epoch - 1, t.epochs))) {
+        t.log(`epoch ${epoch}: ${s.type} off (offLastEpochs ${s.offLastEpochs ?? 0})`);
+      }
+    }
     const p = t.pipeline;
     if (!p) return;
     const on = p.active(epoch, t.epochs).map((x) => x.type).join(', ') || 'none';

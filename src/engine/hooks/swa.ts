@@ -50,7 +50,8 @@ export class SwaHook implements Hook {
   /**
    * torch.optim.swa_utils.update_bn over the training set as training sees it
    * (the reference passes the training loader, transforms included: here the
-   * augmentation pipeline of the last epoch), streamed from the loader:
+   * augmentation pipeline of the last epoch, and the sample steps of the last
+   * epoch when the config has augment.sample), streamed from the loader:
    * BatchNorm statistics recomputed as a cumulative average for the SWA
    * weights. Statistics of clean images instead cost 0.28 points on the
    * Fashion-MNIST tricks recipe with random erasing (94.18% against the last
@@ -60,6 +61,8 @@ export class SwaHook implements Hook {
     const model = this.averaged.module;
     const restore = beginBnRecompute(model);
     t.trainLoader.setEpoch(0);
+    // Sample steps (augment.sample): the last epoch's, as for the batch pipeline (the no-augmentation tail applies).
+    if (t.cfg.augment?.sample?.length) t.trainLoader.dataset.setEpoch?.(t.epochs);
     try {
       for await (const b of t.trainLoader) {
         torch.noGrad(() => torch.scope(() => { t.predictor.forward(model, t.augment(b, t.epochs, { loaderOnly: true }).x); }));
