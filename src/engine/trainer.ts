@@ -24,36 +24,13 @@ import type { DataInfo, Task, TaskLoss } from '../tasks/task.js';
 import { buildOptimizer, buildSchedule, swaStartEpoch } from './build.js';
 import { Predictor, batchTensors } from './predictor.js';
 import { defaultHooks, type Hook, type EpochRecord } from './hooks/index.js';
-import { writeCheckpoint, readCheckpoint, latestTag, optimizerToCheckpoint, optimizerFromCheckpoint, withPrefix } from './checkpoint.js';
+import { latestTag } from './checkpoint.js';
+import { saveTrainerState, restoreTrainerState } from './trainer_state.js';
 import { resolveAmp, type Amp } from './precision.js';
 import { planBudget, type BudgetPlan } from './budget.js';
+import type { TrainResult, TrainerOptions } from './trainer_types.js';
 
-export interface TrainResult {
-  task: string;
-  dataset: string;
-  metrics: Record<string, number>;
-  epochs: number;
-  seed: number;
-  /** The precision the run trained in (`amp: 'auto'` resolved). */
-  amp: Amp;
-  wallSeconds: number;
-  imagesPerSecond: number;
-  dataWaitShare: number;
-  /** The time budget's plan, when the config has train.budget. */
-  plan?: BudgetPlan;
-}
-
-export interface TrainerOptions {
-  workDir: string;
-  resume?: boolean;
-  quiet?: boolean;
-  /** Stop after this epoch, as if interrupted (checkpoints as usual; for testing resume). */
-  stopAfterEpoch?: number;
-  /** Train and test on these instead of the config's data section (pseudo-labelling; the data options still apply to loading). */
-  datasets?: { train: Dataset; test: Dataset };
-  /** Hooks after the config's own (same events, called in order). */
-  hooks?: Hook[];
-}
+export type { TrainResult, TrainerOptions } from './trainer_types.js';
 
 export class Trainer {
   readonly task: Task;
@@ -80,8 +57,10 @@ export class Trainer {
   plan: BudgetPlan | null = null;
   /** The precision actually used ('auto' resolved by torch.bf16Support(), or kept from the checkpoint being resumed). */
   amp: Amp;
-  private ampNotice: string | null;
-  private rng!: Rng;
+  /** The notice when 'auto' precision fell back to fp32 (logged at the start). */
+  ampNotice: string | null;
+  /** The JS-side generator of the batch transforms (checkpointed). */
+  rng!: Rng;
   private augmentContext!: AugmentContext;
   readonly log: (msg: string) => void;
 
@@ -171,7 +150,7 @@ export class Trainer {
     await this.setup();
     if (this.opts.resume) {
       const tag = latestTag(this.opts.workDir);
-      if (tag) this.restore(tag);
+      if (tag) restoreTrainerState(this, tag);
       else this.log(`--resume: no checkpoint in ${this.opts.workDir}; starting from scratch`);
     }
     if (this.ampNotice) this.log(this.ampNotice);
@@ -221,43 +200,6 @@ export class Trainer {
     };
   }
 
-  // ---- checkpoints: the trainer's state and every hook's ----------------------------------------------------
-  saveCheckpoint(epoch: number): void {
-    const opt = optimizerToCheckpoint(this.optimizer.stateDict() as any);
-    const state: Record<string, Tensor> = { ...opt.tensors };
-    const hooks: Record<string, unknown> = {};
-    for (const h of this.hooks) {
-      const s = h.stateDict?.();
-      if (!s) continue;
-      for (const [k, v] of Object.entries(s.tensors ?? {})) state[`${h.name}.${k}`] = v;
-      hooks[h.name] = s.meta ?? null;
-    }
-    const multi = this.loss.multi;
-    if (multi.logVars) state['loss.logVars'] = multi.logVars;
-    const rngTorch = torch.getRngState();
-    state['rng.torch'] = rngTorch;
-    writeCheckpoint(this.opts.workDir, `epoch_${epoch}`, this.model.stateDict(), state, {
-      epoch, seed: this.seed, amp: this.amp, optimizer: opt.meta, rng: this.rng.getState(), loss: multi.stateDict(), hooks, plan: this.plan,
-    });
-    rngTorch.dispose();
-  }
-
-  private restore(tag: string): void {
-    const { weights, state, meta } = readCheckpoint(this.opts.workDir, tag);
-    ({ amp: this.amp, notice: this.ampNotice } = resolveAmp(this.cfg.train.amp, meta.amp));
-    (this.predictor as { amp: Amp }).amp = this.amp;
-    this.model.loadStateDict(weights, { source: `${this.opts.workDir}/${tag}.safetensors` });
-    this.startEpoch = meta.epoch + 1;
-    // Schedulers set group lrs when they load or start; the optimizer's saved param_groups, loaded last, hold the lrs in use.
-    for (const h of this.hooks) if (h.loadStateDict && meta.hooks && h.name in meta.hooks) h.loadStateDict({ tensors: withPrefix(state, h.name), meta: meta.hooks[h.name] }, this);
-    this.optimizer.loadStateDict(optimizerFromCheckpoint(state, meta.optimizer) as any);
-    const multi = this.loss.multi;
-    if (multi.logVars && state['loss.logVars']) torch.noGrad(() => multi.logVars!.copy_(state['loss.logVars']));
-    if (meta.loss) multi.loadStateDict(meta.loss);
-    torch.setRngState(state['rng.torch']);
-    this.rng.setState(meta.rng);
-    torch.dispose(Object.values(weights));
-    torch.dispose(Object.values(state));
-    this.log(`resumed from ${tag} (epoch ${meta.epoch})`);
-  }
+  /** Writes epoch_N: the weights, and the optimizer's, the generators' and every hook's state (./trainer_state.ts). */
+  saveCheckpoint(epoch: number): void { saveTrainerState(this, epoch); }
 }

@@ -1,0 +1,33 @@
+// What a Trainer is given (TrainerOptions) and what a run returns and writes
+// to metrics.json (TrainResult).
+import type { Dataset } from '../data/index.js';
+import type { Hook } from './hooks/index.js';
+import type { Amp } from './precision.js';
+import type { BudgetPlan } from './budget.js';
+
+export interface TrainResult {
+  task: string;
+  dataset: string;
+  metrics: Record<string, number>;
+  epochs: number;
+  seed: number;
+  /** The precision the run trained in (`amp: 'auto'` resolved). */
+  amp: Amp;
+  wallSeconds: number;
+  imagesPerSecond: number;
+  dataWaitShare: number;
+  /** The time budget's plan, when the config has train.budget. */
+  plan?: BudgetPlan;
+}
+
+export interface TrainerOptions {
+  workDir: string;
+  resume?: boolean;
+  quiet?: boolean;
+  /** Stop after this epoch, as if interrupted (checkpoints as usual; for testing resume). */
+  stopAfterEpoch?: number;
+  /** Train and test on these instead of the config's data section (pseudo-labelling; the data options still apply to loading). */
+  datasets?: { train: Dataset; test: Dataset };
+  /** Hooks after the config's own (same events, called in order). */
+  hooks?: Hook[];
+}
