@@ -28,12 +28,12 @@ test('parseDuration: seconds, minutes, hours; anything else names the key', () =
 test('stepsThatFit: the steps per epoch that fit, by hand', () => {
   const o = { budgetSeconds: 600, setupSeconds: 20, epochs: 10, batchSize: 100, fullStepsPerEpoch: 500, trainIps: 100, evalIps: 1000, testImages: 1000, evalPasses: 12, swa: false };
   // fixed: 20 s set-up + 12 passes × 1 s + 10 epochs × 1 s = 42 s; a step of every epoch: 10 × 100 / 100 = 10 s;
-  // (600 × 0.95 − 42) / 10 = 52.8 → 52 steps, 42 + 520 = 562 s.
-  assert.deepEqual(engine.stepsThatFit(o), { steps: 52, estimatedSeconds: 562 });
-  // With SWA, each step's batch is also forwarded once to recompute BatchNorm: + 100 / 1000 s a step → 528 / 10.1 = 52.3.
+  // The plan fills 92% of the budget: (600 × 0.92 − 42) / 10 = 51 steps, 42 + 510 = 552 s.
+  assert.deepEqual(engine.stepsThatFit(o), { steps: 51, estimatedSeconds: 552 });
+  // With SWA, each step's batch is also forwarded once to recompute BatchNorm (evaluation speed):
+  // fixed 20 + 12 × 1000 / 100 + 10 = 150 s; a step 10 + 100 / 100 = 11 s; (552 − 150) / 11 = 36.5 → 36.
   const swa = engine.stepsThatFit({ ...o, swa: true, evalIps: 100 });
-  // fixed: 20 + 12 × 10 + 10 = 150; per step 10 + 1 = 11; (570 − 150) / 11 = 38.2 → 38.
-  assert.deepEqual(swa, { steps: 38, estimatedSeconds: 150 + 38 * 11 });
+  assert.deepEqual(swa, { steps: 36, estimatedSeconds: 150 + 36 * 11 });
   // Never more than a whole epoch.
   assert.equal(engine.stepsThatFit({ ...o, budgetSeconds: 1e6 }).steps, 500);
   assert.throws(() => engine.stepsThatFit({ ...o, budgetSeconds: 50 }), /train\.budget: 50 s is too short: set-up, evaluation and one step per epoch take about 52 s/);
@@ -131,4 +131,12 @@ test('without a plan to reuse, the run measures one and writes it (a budget no m
   await new Trainer(cfg, { workDir: plain, quiet: true, datasets: sets() }).fit();
   const w1 = torch.safetensors.loadFile(join(d, 'epoch_3.safetensors')), w2 = torch.safetensors.loadFile(join(plain, 'epoch_3.safetensors'));
   for (const [k, v] of Object.entries(w1)) assert.ok(v.equal(w2[k]), `${k}: measuring the plan changed the run`);
+});
+
+test('--resume with a plan made for another budget, epoch count or data is refused, naming both', async () => {
+  const d = tmp();
+  writeFileSync(join(d, 'plan.json'), JSON.stringify(handPlan));
+  const cfg = config('20m');
+  await assert.rejects(new Trainer(cfg, { workDir: d, quiet: true, resume: true, datasets: sets() }).fit(),
+    /--resume: .*plan\.json was planned for \{"budgetSeconds":600,"epochs":3,"fullStepsPerEpoch":6\}, the config now gives \{"budgetSeconds":1200,"epochs":3,"fullStepsPerEpoch":6\}/);
 });

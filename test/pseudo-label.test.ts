@@ -1,4 +1,4 @@
-// Pseudo-labelling (src/engine/pseudo_label.ts): the labelled split is
+// Pseudo-labelling (src/commands/pseudo_label.ts): the labelled split is
 // stratified and seeded; selection by threshold or top-k per class follows its
 // rule; a round trains a student on labelled + pseudo-labelled images (hard or
 // soft) and reports each round.

@@ -24,7 +24,7 @@ const BRIGHTNESS = obj({
   data: req(obj({ ...C.DATA_COMMON, images: req(num(8, 1e5, true)) })),
   model: req(obj({ name: req(oneOf('tiny-cnn')), width: opt(num(1, 64, true)) })),
   optimizer: B.optimizer, schedule: B.schedule, augment: B.augment, swa: B.swa, ema: B.ema,
-  tta: opt(C.TTA),
+  tta: opt(C.ttaSection(['mean'])),
   train: B.train,
 });
 type BrightnessConfig = C.schema.Infer<typeof BRIGHTNESS>;

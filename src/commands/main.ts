@@ -17,7 +17,7 @@ const USAGE = `usage:
   arsenal augment <config.ts> --out grid.png [--n 16] [--seed N] [--epoch E] [--scenes]
   arsenal pseudo-label <config.ts> [--labelled 0.1] [--threshold 0.9 | --top-k N] [--soft] [--rounds 1] [--teacher-epochs N] [--teachers N] [--student-init scratch|teacher] [--min-labelled-share S] [--student-set a.b=value]... [--control] [--resume] [--tta] [--set a.b=value]... [--work-dir DIR]
   arsenal info
-  arsenal start [--budget 10m | --full] [--set a.b=value]... [--work-dir DIR]   the main job: the Fashion-MNIST tricks recipe in a 10-minute budget, with a result table`;
+  arsenal start [--budget 10m | --full] [--epochs N] [--set a.b=value]... [--work-dir DIR]   the main job: the Fashion-MNIST tricks recipe in a 10-minute budget, with a result table`;
 
 function workDirFor(config: string, flag: string | true | undefined): string {
   if (typeof flag === 'string') return flag;
@@ -53,7 +53,7 @@ async function test(argv: string[]): Promise<void> {
   const cfg = await loadConfig(p.positional[0], p.sets);
   const { evaluateCheckpoint } = await import('./test.js');
   const workDir = workDirFor(p.positional[0], p.flags.get('work-dir'));
-  const r = await evaluateCheckpoint(cfg, ckpt, workDir, { tta: p.flags.has('tta') });
+  const r = await evaluateCheckpoint(cfg, ckpt, workDir, { tta: p.flags.has('tta'), quiet: p.flags.has('quiet') });
   console.log(JSON.stringify(r, null, 2));
 }
 

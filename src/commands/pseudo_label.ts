@@ -94,7 +94,7 @@ async function predictAll(members: Trainer[], loader: DataLoader, tta: TtaOption
   const task = members[0].task;
   const parts: Tensor[] = [];
   await Predictor.stream(members.map((t) => t.finalModel), loader, (b) => {
-    parts.push((task.merge(members.map((t) => t.predictor.predictBatch(t.finalModel, b.images, tta)), { how: 'mean' }) as Tensor).keep());
+    parts.push((task.merge(members.map((t) => t.predictor.predictBatch(t.finalModel, b.images, tta)), { how: task.merges[0] }) as Tensor).keep());
   });
   const all = torch.scope(() => torch.cat(parts, 0).keep());
   torch.dispose(parts);
@@ -106,7 +106,7 @@ async function scoreMembers(members: Trainer[]): Promise<Record<string, number>>
   const task = members[0].task;
   const meter = task.meter(members[0].cfg, members[0].info);
   await Predictor.stream(members.map((t) => t.finalModel), members[0].testLoader, (b) => {
-    meter.update(task.merge(members.map((t) => t.predictor.predictBatch(t.finalModel, b.images)), { how: 'mean' }), task.targets({ images: b.images, ...task.batchTargets(b) }));
+    meter.update(task.merge(members.map((t) => t.predictor.predictBatch(t.finalModel, b.images)), { how: task.merges[0] }), task.targets({ images: b.images, ...task.batchTargets(b) }));
   });
   return meter.compute();
 }
@@ -130,6 +130,8 @@ async function gather(ds: Dataset, indices: number[]): Promise<{ images: Tensor;
 }
 
 export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<RoundRow[]> {
+  // The rounds split the labelled set per class and score pseudo-labels as class predictions: classification's.
+  if (cfg.task !== 'classification') throw new TypeError(`pseudo-label: implemented for classification; config.task is '${String(cfg.task)}'`);
   const seed = cfg.seed ?? 42;
   // Every option is checked before the teacher trains.
   const studentInit = o.studentInit ?? 'scratch';

@@ -7,7 +7,6 @@
 import type { ParamwiseOptions } from '../optim/paramwise.js';
 import { transformCheck, type TransformConfig } from '../augment/batch/pipeline.js';
 import { sampleStepsCheck, type MixStepConfig } from '../augment/sample/mix_dataset.js';
-import { MERGES } from '../infer/tta.js';
 import { anyOf, arr, as, bool, num, obj, oneOf, opt, record, req, str, type Infer } from '../util/schema.js';
 
 const PARAMWISE = as<ParamwiseOptions>(obj({
@@ -68,11 +67,12 @@ export const SWA = obj({
 
 export const EMA = obj({ decay: opt(num(0, 1)), warmup: opt(bool) });
 
-export const TTA = obj({
+/** Test-time augmentation: the views, and how they merge — one of the task's own merges (Task.merges), so each task's schema makes its section. */
+export const ttaSection = <const M extends readonly string[]>(merges: M) => obj({
   flips: opt(arr(oneOf('h', 'v'))),
   shifts: opt(arr(arr(num(-1e4, 1e4, true), 2))),
   scales: opt(arr(num(1e-3, 1e3))),
-  merge: opt(oneOf(...MERGES)),
+  merge: opt(oneOf(...merges)),
 });
 
 /** A duration: seconds, or a string such as '90s', '10m', '1.5h'. */
@@ -118,7 +118,7 @@ export type ScheduleConfig = Infer<typeof SCHEDULE>;
 export type AugmentConfig = Infer<typeof AUGMENT>;
 export type SwaConfig = Infer<typeof SWA>;
 export type EmaConfig = Infer<typeof EMA>;
-export type TtaConfig = Infer<typeof TTA>;
+export type TtaConfig = Infer<ReturnType<typeof ttaSection<readonly string[]>>>;
 export type TrainConfig = Infer<typeof TRAIN>;
 
 /** What the engine reads of any task's config. */

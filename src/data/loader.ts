@@ -47,7 +47,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (dataset === null || typeof dataset !== 'object' || typeof dataset.getBatch !== 'function' || !Number.isInteger(dataset.length) || dataset.length < 0) {
       throw new TypeError('DataLoader: expected a Dataset (with length and getBatch)');
     }
-    if (opts === null || typeof opts !== 'object') throw new TypeError('DataLoader: expected options { batchSize, shuffle?, dropLast?, seed?, prefetch? }');
+    if (opts === null || typeof opts !== 'object') throw new TypeError('DataLoader: expected options { batchSize, shuffle?, dropLast?, seed?, prefetch?, maxBatches? }');
     for (const k of Object.keys(opts)) {
       if (!KEYS.has(k)) throw new TypeError(`DataLoader: unknown option '${k}' (expected one of ${[...KEYS].join(', ')})`);
     }

@@ -66,8 +66,6 @@ export class Trainer {
 
   get trainSize(): number { return this.train?.length ?? 0; }
   get testSize(): number { return this.test?.length ?? 0; }
-  get classes(): string[] { return this.train?.classes ?? []; }
-  get numClasses(): number { return this.classes.length; }
   /** The model the run reports on: a hook's (SWA's average once it has averaged anything), else the trained model. */
   get finalModel(): Module { return this.hooks.reduce<Module | null>((m, h) => h.finalModel?.() ?? m, null) ?? this.model; }
 
@@ -115,7 +113,7 @@ export class Trainer {
     this.testLoader = new DataLoader(this.test, { batchSize: cfg.data.testBatchSize ?? batch * 2, shuffle: false, prefetch: cfg.data.prefetch });
     const swaStart = swaStartEpoch(cfg);
     const schedule = buildSchedule(cfg.schedule, this.optimizer, cfg.optimizer.lr, Math.min(this.epochs, swaStart - 1), this.trainLoader.length);
-    this.hooks = [...defaultHooks(cfg, { schedule, swaStart, quiet: !!this.opts.quiet }), ...(this.opts.hooks ?? [])];
+    this.hooks = defaultHooks(cfg, { schedule, swaStart, quiet: !!this.opts.quiet, extra: this.opts.hooks });
     for (const h of this.hooks) h.setup?.(this);
   }
 

@@ -33,12 +33,16 @@ export function saveTrainerState(t: Trainer, epoch: number): void {
 /** Restores checkpoint `tag` into a set-up trainer; the run continues at the epoch after it. */
 export function restoreTrainerState(t: Trainer, tag: string): void {
   const { weights, state, meta } = readCheckpoint(t.opts.workDir, tag);
+  if (!meta.hooks || typeof meta.hooks !== 'object') {
+    torch.dispose([...Object.values(weights), ...Object.values(state)]);
+    throw new TypeError(`--resume: ${t.opts.workDir}/${tag}.json was written by an Arsenal before the trainer's hooks (its schedule, SWA and EMA state are kept elsewhere); it cannot be resumed: start a new work dir (its weights still load with --checkpoint or model.pretrained)`);
+  }
   ({ amp: t.amp, notice: t.ampNotice } = resolveAmp(t.cfg.train.amp, meta.amp));
   (t.predictor as { amp: Amp }).amp = t.amp;
   t.model.loadStateDict(weights, { source: `${t.opts.workDir}/${tag}.safetensors` });
   t.startEpoch = meta.epoch + 1;
   // Schedulers set group lrs when they load or start; the optimizer's saved param_groups, loaded last, hold the lrs in use.
-  for (const h of t.hooks) if (h.loadStateDict && meta.hooks && h.name in meta.hooks) h.loadStateDict({ tensors: withPrefix(state, h.name), meta: meta.hooks[h.name] }, t);
+  for (const h of t.hooks) if (h.loadStateDict && h.name in meta.hooks) h.loadStateDict({ tensors: withPrefix(state, h.name), meta: meta.hooks[h.name] }, t);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   t.optimizer.loadStateDict(optimizerFromCheckpoint(state, meta.optimizer) as any);
   const multi = t.loss.multi;

@@ -28,6 +28,6 @@ export interface TrainerOptions {
   stopAfterEpoch?: number;
   /** Train and test on these instead of the config's data section (pseudo-labelling; the data options still apply to loading). */
   datasets?: { train: Dataset; test: Dataset };
-  /** Hooks after the config's own (same events, called in order). */
+  /** Hooks of your own: called after the tricks' hooks and before logging and checkpointing (docs/architecture.md §6). */
   hooks?: Hook[];
 }

@@ -66,7 +66,8 @@ export interface TtaOptions {
   flips?: ('h' | 'v')[];
   shifts?: [number, number][];
   scales?: number[];
-  merge?: Merge;
+  /** One of the task's merges (Task.merges; classification: ./merge.ts). */
+  merge?: string;
 }
 
 /** Wraps a model (normalised images → logits): predict() returns merged class probabilities. */
@@ -75,7 +76,7 @@ export class TTA {
   readonly merge: Merge;
   constructor(readonly forward: (x: Tensor) => Tensor, opts: TtaOptions = {}) {
     this.views = buildViews(opts);
-    this.merge = opts.merge ?? 'mean';
+    this.merge = (opts.merge ?? 'mean') as Merge;
     if (!MERGES.includes(this.merge)) throw new RangeError(`tta.merge must be one of ${MERGES.join(', ')}, got ${String(this.merge)}`);
   }
   /** One batched forward per view; predictions inverted to the original frame, then merged. */

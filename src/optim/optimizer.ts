@@ -99,6 +99,12 @@ export abstract class Optimizer {
     return keep(t);
   }
 
+  /** Frees the per-parameter state (momentum buffers, moments) now; the parameters stay the model's. */
+  dispose(): void {
+    for (const s of this.state.values()) for (const v of Object.values(s)) if (v instanceof Tensor) v.dispose();
+    this.state.clear();
+  }
+
   stateDict(): OptimizerStateDict {
     const index = new Map<Parameter, number>();
     let i = 0;

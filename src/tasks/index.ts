@@ -1,7 +1,8 @@
 // The tasks by name: a config's `task` picks one, and its schema validates
 // the whole config. A task written elsewhere (a test, a user's package) joins
-// with registerTask and then trains through the same trainer, TTA, ensembles
-// and pseudo-labelling, with no change to src/ (docs/architecture.md).
+// with registerTask and then trains through the same trainer, TTA and
+// ensembles, with no change to src/ (docs/architecture.md §5). Pseudo-labelling
+// selects through Task.selectPseudo; its command's rounds are classification's.
 import { fail, show } from '../util/schema.js';
 import type { BaseConfig } from '../config/sections.js';
 import type { Task } from './task.js';

@@ -1,8 +1,8 @@
 // The Task interface: every decision that depends on what is being predicted
 // — the model's head, the targets a batch carries, the loss terms, decoding,
 // metrics, how TTA views and ensemble members merge, and which predictions
-// become pseudo-labels — goes through a Task, so the trainer, TTA, ensembles
-// and pseudo-labelling hold no `if (task === …)` (docs/architecture.md).
+// become pseudo-labels — goes through a Task, so the trainer, TTA and
+// ensembles hold no `if (task === …)` (docs/architecture.md §5).
 // Classification implements it (./classification); the signatures of
 // segmentation and detection are at the end of this file.
 import type { Tensor } from '../torch/tensor.js';

@@ -7,7 +7,7 @@
 //   scoped    nothing escapes: the loop body's scope returns a number (.item())
 // Prints one JSON line: resident memory (MB above the start) at --mark and at
 // the end, the peak (sampled every 1,000 iterations), the most unowned tensors
-// seen, and the seconds taken. test/memory-bounded.test.ts and bench/memory.ts run it.
+// seen, and the seconds taken. test/memory-leaks.test.ts and bench/memory.ts run it.
 //
 //   node dist/test/helpers/dropped-results.js [--mode dropped] [--n 1000000] [--mark 200000] [--yield 100]
 import { setImmediate as tick } from 'node:timers/promises';

@@ -3,7 +3,8 @@
 import { CLASS_WEIGHT_METHODS } from '../../losses/class_weights.js';
 import { WEIGHTINGS } from '../../losses/multi_loss.js';
 import { anyOf, arr, as, bool, num, obj, oneOf, opt, req, str, type Infer } from '../../util/schema.js';
-import { BASE_SHAPE, DATA_COMMON, TTA } from '../../config/sections.js';
+import { BASE_SHAPE, DATA_COMMON, ttaSection } from '../../config/sections.js';
+import { MERGES } from '../../infer/merge.js';
 import { MODEL_NAMES } from '../../models/registry.js';
 
 export const DATA = obj({
@@ -71,7 +72,7 @@ export const CLASSIFICATION = obj({
   swa: B.swa,
   ema: B.ema,
   /** Test-time augmentation for `arsenal test --tta`, ensembles and the end of training (src/infer/tta.ts). */
-  tta: opt(TTA),
+  tta: opt(ttaSection(MERGES)),
   train: B.train,
 });
 
