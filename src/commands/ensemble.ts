@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import type { BaseConfig } from '../config/sections.js';
 import { DEFAULT_TTA, type TtaOptions } from '../infer/tta.js';
-import { loadForEvaluation, type EvalModel } from '../engine/evaluation.js';
+import { loadForEvaluation, disposeEvalModel, type EvalModel } from '../engine/evaluation.js';
 import * as torch from '../torch/index.js';
 import { Predictor, batchTensors } from '../engine/predictor.js';
 import type { Dataset } from '../data/dataset.js';
@@ -31,6 +31,15 @@ export interface EnsembleOptions {
 export async function runEnsemble(members: Member[], opts: EnsembleOptions): Promise<{ rows: Row[]; ensemble: Row }> {
   if (members.length < 2) throw new TypeError(`ensemble: expected at least 2 members, got ${members.length}`);
   const loaded: EvalModel[] = [];
+  try {
+    return await ensembleLoaded(members, loaded, opts);
+  } finally {
+    loaded.forEach(disposeEvalModel);
+  }
+}
+
+/** Loads the members into `loaded` (the caller frees them), then one pass over the test set. */
+async function ensembleLoaded(members: Member[], loaded: EvalModel[], opts: EnsembleOptions): Promise<{ rows: Row[]; ensemble: Row }> {
   for (const m of members) {
     const e = await loadForEvaluation(m.cfg, m.checkpoint, { datasets: opts.datasets });
     const first = loaded[0];

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import { DEFAULT_TTA, buildViews } from '../infer/tta.js';
 import type { BaseConfig } from '../config/sections.js';
-import { loadForEvaluation } from '../engine/evaluation.js';
+import { loadForEvaluation, disposeEvalModel, type EvalModel } from '../engine/evaluation.js';
 import { Predictor } from '../engine/predictor.js';
 import type { TrainResult } from '../engine/trainer.js';
 import { formatMetric, metricLabel, metricsTable } from '../util/table.js';
@@ -21,8 +21,16 @@ export async function evaluateCheckpoint(cfg: BaseConfig, weightsFile: string, w
   const t0 = performance.now();
   const log = opts.quiet ? () => {} : (m: string) => console.log(m);
   const e = await loadForEvaluation(cfg, weightsFile);
+  try {
+    return await evaluateLoaded(e, cfg, weightsFile, workDir, log, t0, opts.tta);
+  } finally {
+    disposeEvalModel(e);
+  }
+}
+
+async function evaluateLoaded(e: EvalModel, cfg: BaseConfig, weightsFile: string, workDir: string, log: (m: string) => void, t0: number, withTta?: boolean): Promise<TestResult> {
   const { task, model, predictor } = e;
-  const tta = opts.tta ? cfg.tta ?? DEFAULT_TTA : undefined;
+  const tta = withTta ? cfg.tta ?? DEFAULT_TTA : undefined;
   let metrics: Record<string, number>;
   let views: TestResult['views'];
   if (tta) {

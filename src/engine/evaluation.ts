@@ -40,6 +40,12 @@ export async function buildForEvaluation(cfg: BaseConfig, opts: { datasets?: { t
   return { cfg, task, info, model, predictor, test, testLoader };
 }
 
+/** Frees the model's weights and the predictor's normalisation tensors. */
+export function disposeEvalModel(e: EvalModel): void {
+  e.model.dispose();
+  e.predictor.dispose();
+}
+
 /** Loads a safetensors state dict into the model; errors name the file and what the config expects. */
 export function loadWeights(e: EvalModel, weightsFile: string): void {
   if (!existsSync(weightsFile)) throw new Error(`checkpoint '${weightsFile}' does not exist`);
@@ -57,6 +63,11 @@ export function loadWeights(e: EvalModel, weightsFile: string): void {
 export async function loadForEvaluation(cfg: BaseConfig, weightsFile: string, opts: { datasets?: { train: Dataset; test: Dataset } } = {}): Promise<EvalModel> {
   if (!existsSync(weightsFile)) throw new Error(`checkpoint '${weightsFile}' does not exist`);
   const e = await buildForEvaluation(cfg, opts);
-  loadWeights(e, weightsFile);
+  try {
+    loadWeights(e, weightsFile);
+  } catch (err) {
+    disposeEvalModel(e);
+    throw err;
+  }
   return e;
 }

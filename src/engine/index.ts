@@ -7,7 +7,7 @@ export { Trainer, type TrainResult, type TrainerOptions } from './trainer.js';
 export * as hooks from './hooks/index.js';
 export type { Hook, StepInfo, EpochRecord, HookState } from './hooks/index.js';
 export { Predictor } from './predictor.js';
-export { buildForEvaluation, loadForEvaluation, loadWeights, type EvalModel } from './evaluation.js';
+export { buildForEvaluation, loadForEvaluation, loadWeights, disposeEvalModel, type EvalModel } from './evaluation.js';
 export { planBudget, parseDuration, stepsThatFit, evalPasses, type BudgetPlan } from './budget.js';
 export { buildOptimizer, buildSchedule, swaStartEpoch } from './build.js';
 export { resolveAmp, type Amp } from './precision.js';

@@ -41,6 +41,12 @@ export class Predictor {
     this.std = torch.tensor(std, { dtype: 'float32' }).reshape(1, c, 1, 1).keep();
   }
 
+  /** Frees the normalisation tensors. */
+  dispose(): void {
+    this.mean.dispose();
+    this.std.dispose();
+  }
+
   /** The data section's mean and std (0.5 per channel by default), checked against the images' channels. */
   static normalisation(cfg: BaseConfig, channels: number): { mean: number[]; std: number[] } {
     const mean = cfg.data.mean ?? Array(channels).fill(0.5);

@@ -68,9 +68,9 @@ function checkOptions(o: unknown): TrainOptions {
 /**
  * Trains a model from a config (a Config object or a recipe file) to
  * completion: checkpoints, `metrics.json` and `log.jsonl` in the work dir.
- * Returns the metrics (accuracy, balancedAccuracy, loss, and emaAccuracy,
- * modelAccuracy, ttaAccuracy where those tricks are on), the work dir, the
- * final weights file and the final model.
+ * Returns the metrics (the task's — classification: accuracy,
+ * balancedAccuracy, loss — and ema<Metric>, model<Metric>, tta<Metric> where
+ * those tricks are on), the work dir, the final weights file and the final model.
  */
 export async function train(config: Config | string, options?: TrainOptions): Promise<TrainRun> {
   const o = checkOptions(options);
