@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { torch, data, Trainer, validateConfig, type Config, type Tensor } from 'arsenal';
+import { quadrantSets } from './helpers/quadrants.js';
 import { SampleMixDataset, wrapWithSampleSteps } from '../src/augment/sample/mix_dataset.js';
 import type { MixStepConfig } from '../src/augment/sample/multi_image.js';
 import { Mosaic } from '../src/augment/sample/mosaic.js';
@@ -186,19 +187,8 @@ test('config: augment.sample is checked with the transforms\' schemas; errors na
 });
 
 // ---- the trainer ---------------------------------------------------------------------------------------------
-const N = 48, K = 4;
-function sets(): { train: data.TensorDataset; test: data.TensorDataset } {
-  // Images whose class is their brightest quadrant (trainer-vs-loop.test.ts).
-  const g = new data.Rng(123);
-  const img = new Uint8Array(N * 16 * 16), labels = new BigInt64Array(N);
-  for (let i = 0; i < N; i++) {
-    const c = i % K;
-    labels[i] = BigInt(c);
-    for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) img[i * 256 + y * 16 + x] = Math.min(255, ((y < 8 ? 0 : 2) + (x < 8 ? 0 : 1) === c ? 150 : 40) + g.int(0, 60));
-  }
-  const images = torch.tensor(img, { dtype: 'uint8' }).reshape(N, 1, 16, 16), y = torch.tensor(labels);
-  return { train: new data.TensorDataset(images, y, ['a', 'b', 'c', 'd']), test: new data.TensorDataset(images.narrow(0, 0, 16).contiguous(), y.narrow(0, 0, 16).contiguous(), ['a', 'b', 'c', 'd']) };
-}
+const N = 48;
+const sets = () => quadrantSets(N, 16);
 
 const tiny = (): Config => ({
   task: 'classification',

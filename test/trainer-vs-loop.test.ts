@@ -9,29 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { torch, F, optim, data, models, augment, Trainer, type Config } from 'arsenal';
+import { quadrantSets } from './helpers/quadrants.js';
 
 const made: string[] = [];
 after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 
 const SEED = 11, K = 4, N = 96, EPOCHS = 3, BATCH = 16, MEAN = 0.3, STD = 0.35;
 
-function sets(): { train: data.TensorDataset; test: data.TensorDataset } {
-  // Images whose class is their brightest quadrant, drawn from a generator of their own.
-  const g = new data.Rng(123);
-  const img = new Uint8Array(N * 16 * 16), labels = new BigInt64Array(N);
-  for (let i = 0; i < N; i++) {
-    const c = i % K;
-    labels[i] = BigInt(c);
-    for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
-      const q = (y < 8 ? 0 : 2) + (x < 8 ? 0 : 1);
-      img[i * 256 + y * 16 + x] = Math.min(255, (q === c ? 150 : 40) + g.int(0, 60));
-    }
-  }
-  const classes = ['a', 'b', 'c', 'd'];
-  const images = torch.tensor(img, { dtype: 'uint8' }).reshape(N, 1, 16, 16).keep();
-  const y = torch.tensor(labels).keep();
-  return { train: new data.TensorDataset(images, y, classes), test: new data.TensorDataset(images.narrow(0, 0, 32).contiguous().keep(), y.narrow(0, 0, 32).contiguous().keep(), classes) };
-}
+const sets = () => quadrantSets(N, 32);
 
 const config = (): Config => ({
   task: 'classification',
