@@ -49,8 +49,8 @@ export function parseDuration(v: number | string, what = 'train.budget'): number
 }
 
 // Share of the budget the plan fills: steady-state steps run slower than the first ones timed (on the AMD EPYC
-// of npm start's figures, three runs: 164, 160 and 154 img/s over the run against 174, 175 and 173 timed, i.e.
-// 6–11% slower; at 0.92 the last of them took 9 min 59 s of its 10).
+// of npm start's figures, four runs: 164, 160, 154 and 158 img/s over the run against 174, 175, 173 and 167
+// timed, i.e. 5–11% slower; at 0.92 the third took 9 min 59 s of its 10, at 0.88 the fourth 9 min 22 s).
 const FILL = 0.88;
 // Per-epoch costs besides the steps (a checkpoint, trimming memory), in seconds.
 const EPOCH_OVERHEAD = 1;

@@ -15,9 +15,10 @@ import { TtaHook } from './tta.js';
 import { LogHook } from './log.js';
 import { CheckpointHook } from './checkpoint.js';
 
-/** The config's hooks with a user's `extra` ones after the tricks and before logging and checkpointing (so their epoch records are logged and their state is saved with the epoch). */
+/** Checkpoint prefixes of the trainer's own state: no hook may take them. */
 const RESERVED = ['optimizer', 'loss', 'rng', 'model'];
 
+/** The config's hooks with a user's `extra` ones after the tricks and before logging and checkpointing (so their epoch records are logged and their state is saved with the epoch). */
 export function defaultHooks(cfg: BaseConfig, o: { schedule: Schedule | null; swaStart: number; quiet: boolean; extra?: Hook[] }): Hook[] {
   const t = cfg.train;
   const hooks: (Hook | null)[] = [
