@@ -80,3 +80,30 @@ test('scheduler state round-trips', () => {
   assert.equal(o2.paramGroups[0].lr, lr);
   assert.throws(() => new S.StepLR(o, 0), /stepSize must be a positive integer/);
 });
+
+test("PolyLR (mmengine, mmseg's schedule): etaMin 0 is PyTorch's PolynomialLR; with etaMin, the closed form by hand", () => {
+  // etaMin 0: the same lrs as PyTorch's PolynomialLR(total_iters 6, power 2) above.
+  const o = twoGroups('sgd');
+  check('PolynomialLR', o, new S.PolyLR(o, 6, 2));
+  // lr 0.01, etaMin 1e-4, power 0.9, 4 iterations: (0.01 − 1e-4)·(1 − t/4)^0.9 + 1e-4, then etaMin after the end.
+  const p = nn.parameter(torch.zeros(1));
+  const o2 = new optim.SGD([p], { lr: 0.01 });
+  const s = new S.PolyLR(o2, 4, 0.9, 1e-4);
+  const want = [0.01, 0.0077417061, 0.0054052786, 0.0029430284, 0.0001, 0.0001]; // 0.0099·0.75^0.9 + 1e-4 = 0.0077417…
+  for (const w of want) {
+    assert.ok(Math.abs(o2.paramGroups[0].lr - w) < 1e-9, `${o2.paramGroups[0].lr} != ${w}`);
+    s.step();
+  }
+  assert.throws(() => new S.PolyLR(o2, 0), /PolyLR: totalIters must be a positive integer/);
+});
+
+test("schedule: { type: 'poly' } is mmseg's default: power 0.9, eta_min 1% of the lr, per iteration", async () => {
+  const { engine } = await import('arsenal');
+  const p = nn.parameter(torch.zeros(1));
+  const o = new optim.SGD([p], { lr: 0.01 });
+  const s = engine.buildSchedule({ type: 'poly' }, o, 0.01, 2, 2)!;
+  const lrs: number[] = [];
+  for (let i = 0; i < 5; i++) { lrs.push(o.paramGroups[0].lr); s.step(); }
+  const want = [0, 1, 2, 3, 4].map((t) => 0.0099 * (1 - Math.min(t, 4) / 4) ** 0.9 + 1e-4);
+  lrs.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-12, `iteration ${i}: ${v} != ${want[i]}`));
+});

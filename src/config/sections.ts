@@ -27,13 +27,15 @@ export const OPTIMIZER = obj({
 });
 
 export const SCHEDULE = obj({
-  type: req(oneOf('cosine', 'step', 'multistep', 'onecycle', 'constant')),
+  type: req(oneOf('cosine', 'poly', 'step', 'multistep', 'onecycle', 'constant')),
   /** Linear warm-up length in epochs (fractions allowed; counted in iterations). */
   warmupEpochs: opt(num(0)),
   /** Warm-up start factor (mmengine LinearLR: 1/3 by default; timm-style 0.001 common). */
   warmupStartFactor: opt(num(1e-9, 1)),
-  /** cosine: the final lr relative to the base lr (scaled per group by lrMult). */
+  /** cosine, poly: the final lr relative to the base lr (scaled per group by lrMult; cosine 0, poly 0.01 as mmseg's eta_min 1e-4 at lr 0.01). */
   etaMinRatio: opt(num(0, 1)),
+  /** poly: the exponent (mmseg's configs: 0.9). */
+  power: opt(num(1e-6, 100)),
   /** step: epochs per step. */
   stepEpochs: opt(num(1, 1e6, true)),
   /** multistep: epochs where the lr drops. */

@@ -44,6 +44,8 @@ export function buildSchedule(s: ScheduleConfig | undefined, opt: Optimizer, bas
   let main: S.LRScheduler;
   switch (s.type) {
     case 'cosine': main = new S.CosineAnnealingLR(opt, Math.max(1, total - warm), (s.etaMinRatio ?? 0) * baseLr); break;
+    // mmseg's schedules: PolyLR(power 0.9, eta_min 1e-4 at lr 0.01), per iteration.
+    case 'poly': main = new S.PolyLR(opt, Math.max(1, total - warm), s.power ?? 0.9, (s.etaMinRatio ?? 0.01) * baseLr); break;
     case 'step': {
       // Decays every stepEpochs counted from the start of training (warm-up included), like multistep.
       const period = (s.stepEpochs ?? 30) * per;

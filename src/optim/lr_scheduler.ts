@@ -101,6 +101,25 @@ export class PolynomialLR extends LRScheduler {
   lrAt(e: number, base: number): number { return base * (1 - Math.min(e, this.totalIters) / this.totalIters) ** this.power; }
 }
 
+/**
+ * mmengine's PolyLR, the schedule of mmseg's configs (power 0.9, eta_min 1e-4
+ * at lr 0.01): lr = (base − etaMin)·(1 − min(t, T)/T)^power + etaMin, etaMin
+ * scaled per group by lrMult as cosine's. With etaMin 0 it is PyTorch's
+ * PolynomialLR.
+ */
+export class PolyLR extends LRScheduler {
+  constructor(opt: Optimizer, readonly totalIters: number, readonly power = 1, readonly etaMin = 0) {
+    positiveInt(totalIters, 'PolyLR: totalIters');
+    if (!(power > 0)) throw new RangeError(`PolyLR: power must be > 0, got ${power}`);
+    super(opt, false);
+    this.apply();
+  }
+  lrAt(e: number, base: number, g: ParamGroup): number {
+    const eta = etaOf(this.etaMin, g);
+    return (base - eta) * (1 - Math.min(e, this.totalIters) / this.totalIters) ** this.power + eta;
+  }
+}
+
 /** Cosine annealing from the base lr to etaMin over tMax steps (SGDR without restarts). */
 export class CosineAnnealingLR extends LRScheduler {
   constructor(opt: Optimizer, readonly tMax: number, readonly etaMin = 0) {
