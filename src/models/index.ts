@@ -5,3 +5,9 @@ export {
 } from './backbones/resnet.js';
 export { loadPretrained, type LoadPretrainedOptions, type LoadPretrainedResult } from './pretrained.js';
 export { buildModel, modelNames, type BuildModelOptions, type ModelName } from './registry.js';
+export {
+  MobileNetV3, MobileNetV3Features, InvertedResidual, SqueezeExcitation, Conv2dNormActivation, mobileNetV3Large,
+  mobileNetV3LargeFeatures, mobileNetV3LargeConfig, makeDivisible, MOBILENET_V3_OPTION_KEYS,
+  type MobileNetV3Options, type InvertedResidualConfig,
+} from './backbones/mobilenet_v3.js';
+export { LRASPP, LRASPPHead, lrasppMobileNetV3Large, LRASPP_OPTION_KEYS, type LRASPPOptions } from './heads/lraspp.js';

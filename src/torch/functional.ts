@@ -138,6 +138,10 @@ export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor { return 
 export function silu(input: Tensor): Tensor { return T(call(opId('aten::silu'), handle(input, 'silu input'))); }
 export function gelu(input: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor { return T(call(opId('aten::gelu'), handle(input, 'gelu input'), approximate)); }
 export function sigmoid(input: Tensor): Tensor { return T(call(opId('aten::sigmoid'), handle(input, 'sigmoid input'))); }
+/** x · relu6(x + 3) / 6 (Howard et al., "Searching for MobileNetV3", 2019). */
+export function hardswish(input: Tensor): Tensor { return T(call(opId('aten::hardswish'), handle(input, 'hardswish input'))); }
+/** relu6(x + 3) / 6, the piecewise-linear sigmoid of MobileNetV3. */
+export function hardsigmoid(input: Tensor): Tensor { return T(call(opId('aten::hardsigmoid'), handle(input, 'hardsigmoid input'))); }
 export function softmax(input: Tensor, dim: number): Tensor { return T(call(opId('aten::softmax.int'), handle(input, 'softmax input'), dim, null)); }
 export function logSoftmax(input: Tensor, dim: number): Tensor { return T(call(opId('aten::log_softmax.int'), handle(input, 'logSoftmax input'), dim, null)); }
 export function oneHot(labels: Tensor, numClasses = -1): Tensor { return T(call(opId('aten::one_hot'), handle(labels, 'oneHot labels'), numClasses)); }

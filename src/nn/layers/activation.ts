@@ -7,6 +7,8 @@ export class ReLU extends Module { forward(x: Tensor): Tensor { return F.relu(x)
 export class ReLU6 extends Module { forward(x: Tensor): Tensor { return F.relu6(x); } }
 export class SiLU extends Module { forward(x: Tensor): Tensor { return F.silu(x); } }
 export class Sigmoid extends Module { forward(x: Tensor): Tensor { return F.sigmoid(x); } }
+export class Hardswish extends Module { forward(x: Tensor): Tensor { return F.hardswish(x); } }
+export class Hardsigmoid extends Module { forward(x: Tensor): Tensor { return F.hardsigmoid(x); } }
 export class GELU extends Module {
   constructor(readonly approximate: 'none' | 'tanh' = 'none') { super(); }
   forward(x: Tensor): Tensor { return F.gelu(x, this.approximate); }
