@@ -3,10 +3,15 @@
 // is a tensor operation per batch, never a JS loop per sample or pixel.
 import { Tensor, tensor } from '../torch/index.js';
 
-/** A batch: images [N,C,H,W] (uint8 as stored, or float), labels int64 [N], and the dataset indices they came from. The consumer disposes the tensors. */
+/**
+ * A batch: images [N,C,H,W] (uint8 as stored, or float), labels int64 [N], and the dataset indices they came from;
+ * for segmentation also masks int64 [N,H,W] (255 = ignore). The consumer disposes the tensors.
+ */
 export interface Batch {
   images: Tensor;
   labels: Tensor;
+  /** Segmentation class maps int64 [N,H,W] (docs/architecture.md §4; 255 = ignore); absent for classification. */
+  masks?: Tensor;
   indices: number[];
 }
 

@@ -9,7 +9,7 @@ import { fromBytes, scope, tensor, type Tensor } from '../torch/index.js';
 import { checkIndices, type Batch, type Dataset } from './dataset.js';
 import { decodeBmp, isBmp } from './bmp.js';
 
-type SharpModule = typeof import('sharp').default;
+export type SharpModule = typeof import('sharp').default;
 type Sharp = ReturnType<SharpModule>;
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.bmp', '.webp'];
@@ -23,7 +23,7 @@ export interface ImageFolderOptions {
 
 let sharpPromise: Promise<SharpModule> | null = null;
 /** sharp, loaded on first use so that the rest of Arsenal loads without it. */
-function loadSharp(): Promise<SharpModule> {
+export function loadSharp(): Promise<SharpModule> {
   sharpPromise ??= import('sharp').then(
     (m) => m.default,
     (e) => {
@@ -67,7 +67,7 @@ async function imagesUnder(dir: string, out: string[]): Promise<void> {
 }
 
 /** A sharp pipeline over a file's pixels, with the image's size. BMP (which sharp's libvips cannot read) is decoded here. */
-async function openImage(sharp: SharpModule, file: string): Promise<{ img: Sharp; width: number; height: number }> {
+export async function openImage(sharp: SharpModule, file: string): Promise<{ img: Sharp; width: number; height: number }> {
   const bytes = await readFile(file);
   if (isBmp(bytes)) {
     const { width, height, rgb } = decodeBmp(bytes);

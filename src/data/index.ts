@@ -1,10 +1,13 @@
 // The data layer (docs/architecture.md §1, §4, §7): the seeded JS-side generator,
 // datasets that hand out whole batches, readers for IDX files, Fashion-MNIST
-// and image folders, and the prefetching loader.
+// and image folders, segmentation folders (mmseg and VOC layouts, masks read by
+// palette index), and the prefetching loader.
 export { Rng } from './rng.js';
 export { type Sample, type SampleSource, checkSample } from './sample.js';
 export { type Batch, type Dataset, TensorDataset, Subset } from './dataset.js';
 export { readIdx, idxTensor, type IdxDType } from './idx.js';
 export { FASHION_MNIST_CLASSES, fashionMnist } from './fashion_mnist.js';
 export { imageFolder, IMAGE_EXTENSIONS, type ImageFolderOptions } from './image_folder.js';
+export { readMaskPng, decodeMaskPng, type MaskPng } from './mask_png.js';
+export { segmentationFolder, SegmentationFolderDataset, SEG_IMAGE_EXTENSIONS, type SegmentationFolderOptions } from './segmentation_folder.js';
 export { DataLoader, type LoaderOptions } from './loader.js';

@@ -29,6 +29,7 @@ function disposeBatch(b: Batch | undefined): void {
   if (!b) return;
   b.images?.dispose?.();
   b.labels?.dispose?.();
+  b.masks?.dispose?.();
 }
 
 export class DataLoader implements AsyncIterable<Batch> {

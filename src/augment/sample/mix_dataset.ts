@@ -117,6 +117,10 @@ export class SampleMixDataset implements Dataset {
         const load = async (j: number): Promise<Sample> => {
           const b = await this.dataset.getBatch([j]);
           owned.push(b.images, b.labels);
+          if (b.masks) {
+            owned.push(b.masks);
+            throw new TypeError(`SampleMixDataset: getBatch([${j}]) of the wrapped dataset gave masks; mixing segmentation samples is not supported yet (the masks would be dropped)`);
+          }
           if (b.images?.ndim !== 4 || b.images.shape[0] !== 1 || b.labels?.shape[0] !== 1) {
             throw new TypeError(`SampleMixDataset: getBatch([${j}]) of the wrapped dataset gave images [${b.images?.shape}] and labels [${b.labels?.shape}]; expected one image [1,C,H,W] and one label`);
           }
