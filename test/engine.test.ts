@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, existsSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { torch } from 'arsenal';
-import type { Config } from 'arsenal';
+import type { ClassificationConfig as Config } from 'arsenal';
 import { Trainer } from '../src/engine/trainer.js';
 import { validateConfig } from '../src/tasks/index.js';
 import { applyOverrides } from '../src/config/overrides.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { torch } from 'arsenal';
-import type { Config } from 'arsenal';
+import type { ClassificationConfig as Config } from 'arsenal';
 import { stratifiedSplit, selectConfident, labelRepeats, pseudoLabel } from '../src/commands/pseudo_label.js';
 import { TensorDataset } from '../src/data/dataset.js';
 import { runEnsemble } from '../src/commands/ensemble.js';

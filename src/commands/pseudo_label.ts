@@ -26,7 +26,7 @@ import { DataLoader, Subset, TensorDataset, type Dataset } from '../data/index.j
 import { Trainer } from '../engine/trainer.js';
 import { Predictor } from '../engine/predictor.js';
 import { applyOverrides } from '../config/overrides.js';
-import { getTask, validateConfig, type Config } from '../tasks/index.js';
+import { getTask, validateConfig, type ClassificationConfig as Config } from '../tasks/index.js';
 import { checkSelection, selectConfident } from '../tasks/classification/pseudo.js';
 import type { TtaOptions } from '../infer/tta.js';
 import { markdownTable, formatMetric } from '../util/table.js';
@@ -131,7 +131,7 @@ async function gather(ds: Dataset, indices: number[]): Promise<{ images: Tensor;
 
 export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<RoundRow[]> {
   // The rounds split the labelled set per class and score pseudo-labels as class predictions: classification's.
-  if (cfg.task !== 'classification') throw new TypeError(`pseudo-label: implemented for classification; config.task is '${String(cfg.task)}'`);
+  if ((cfg as { task: string }).task !== 'classification') throw new TypeError(`pseudo-label: implemented for classification; config.task is '${String(cfg.task)}'`);
   const seed = cfg.seed ?? 42;
   // Every option is checked before the teacher trains.
   const studentInit = o.studentInit ?? 'scratch';

@@ -32,7 +32,9 @@ export async function start(argv: string[]): Promise<void> {
   const epochs = intFlag(p, 'epochs');
   const budget = full ? [] : [`train.budget=${budgetFlag ?? START_BUDGET}`, `train.epochs=${START_EPOCHS}`];
   const sets = [...budget, ...p.sets, ...(epochs !== undefined ? [`train.epochs=${epochs}`] : [])];
-  let cfg = await loadConfig(recipe, sets);
+  const loaded = await loadConfig(recipe, sets);
+  if (loaded.task !== 'classification') throw new TypeError(`start: ${recipe} must be a classification recipe`);
+  let cfg = loaded;
   // One evaluation at the end under a budget (unless --set train.evalInterval=… asks for more).
   if (!full && !p.sets.some((s) => s.startsWith('train.evalInterval='))) cfg = { ...cfg, train: { ...cfg.train, evalInterval: cfg.train.epochs } };
   const workDir = typeof p.flags.get('work-dir') === 'string' ? (p.flags.get('work-dir') as string) : 'work_dirs/start';

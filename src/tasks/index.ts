@@ -7,12 +7,13 @@ import { fail, show } from '../util/schema.js';
 import type { BaseConfig } from '../config/sections.js';
 import type { Task } from './task.js';
 import { classification, type ClassificationConfig } from './classification/index.js';
+import { segmentation, type SegmentationConfig } from './segmentation/index.js';
 
-/** A training config: a discriminated union on `task` (segmentation and detection join it in their issues). */
-export type Config = ClassificationConfig;
+/** A training config: a discriminated union on `task` (detection joins it in its issue). */
+export type Config = ClassificationConfig | SegmentationConfig;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const TASKS = new Map<string, Task<any, any, any, any>>([[classification.name, classification]]);
+const TASKS = new Map<string, Task<any, any, any, any>>([[classification.name, classification], [segmentation.name, segmentation]]);
 
 /** Adds a task (its name must be new). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -43,5 +44,6 @@ export function validateConfig(cfg: unknown): asserts cfg is Config {
 
 export type { Task, Meter, TaskLoss, DataInfo, LossContext, PseudoOptions, SegmentationTask, DetectionTask, Detections, BoxTargets } from './task.js';
 export { SINGLE_PROCESS } from './task.js';
-export { classification };
+export { classification, segmentation };
 export * from './classification/index.js';
+export { SEGMENTATION, SEG_MERGES, buildSegLoss, type SegmentationConfig } from './segmentation/index.js';

@@ -1,0 +1,77 @@
+// The segmentation config: the shared sections (src/config/sections.ts) plus
+// data (mmseg's or VOC's folder layout), model, loss and TTA; each type
+// derived from its schema.
+import { CLASS_WEIGHT_METHODS } from '../../losses/class_weights.js';
+import { WEIGHTINGS } from '../../losses/multi_loss.js';
+import { anyOf, arr, as, bool, num, obj, oneOf, opt, req, str, type Infer } from '../../util/schema.js';
+import { BASE_SHAPE, DATA_COMMON, ttaSection } from '../../config/sections.js';
+
+export const SEG_DATA = obj({
+  ...DATA_COMMON,
+  /** mmseg: img_dir/{split}/*, ann_dir/{split}/*.png (class-index PNGs); voc: JPEGImages, SegmentationClass (palette PNGs), ImageSets/Segmentation. */
+  dataset: req(oneOf('mmseg', 'voc')),
+  root: req(str),
+  /** Class names, in label order (label k is classes[k]; 255 = ignore). */
+  classes: req(arr(str)),
+  /** mmseg's reduce_zero_label: label 0 becomes 255 (ignored), the others move down by one. */
+  reduceZeroLabel: opt(bool),
+  trainSplit: opt(oneOf('train', 'val')),
+  testSplit: opt(oneOf('train', 'val')),
+  /** Resize images (bilinear) and masks (nearest) to [H, W]. */
+  imageSize: opt(arr(num(1, 1e5, true), 2)),
+});
+
+export const SEG_MODEL = obj({
+  name: req(oneOf('lraspp_mobilenet_v3_large')),
+  /** MobileNetV3's width multiplier (torchvision width_mult; 1). */
+  widthMult: opt(num(0.05, 4)),
+  /** A safetensors state dict (torchvision's keys). */
+  pretrained: opt(str),
+});
+
+export const SEG_LOSS_TERM = obj({
+  type: req(oneOf('CrossEntropyLoss', 'FocalLoss', 'DiceLoss', 'LovaszLoss')),
+  weight: opt(num(0)),
+  /** FocalLoss: γ (2). */
+  gamma: opt(num(0)),
+  name: opt(str),
+});
+
+export const SEG_LOSS = obj({
+  /** Class weights from the training set's pixel counts, or one weight per class. */
+  classWeight: opt(anyOf(oneOf(...CLASS_WEIGHT_METHODS), arr(num(0)))),
+  classWeightBeta: opt(num(0, 0.999999999)),
+  /** CrossEntropyLoss's mean: mmseg's (default; avgNonIgnore false divides by all pixels) or PyTorch's weighted mean. */
+  normaliser: opt(oneOf('mmseg', 'pytorch')),
+  /** mmseg's avg_non_ignore: divide by the non-ignored pixels. */
+  avgNonIgnore: opt(bool),
+  terms: opt(arr(SEG_LOSS_TERM)),
+  weighting: opt(oneOf(...WEIGHTINGS)),
+  gradNorm: opt(obj({ alpha: opt(num(0)), lr: opt(num(1e-12)), parameter: opt(str) })),
+});
+
+/** Segmentation's TTA and ensemble merges: the (weighted) mean of probabilities (mmseg), of logits, the geometric mean, the maximum. */
+export const SEG_MERGES = ['mean', 'logits', 'gmean', 'max'] as const;
+
+const B = BASE_SHAPE;
+export const SEGMENTATION = obj({
+  task: req(oneOf('segmentation')),
+  seed: B.seed,
+  data: req(SEG_DATA),
+  model: req(SEG_MODEL),
+  optimizer: B.optimizer,
+  schedule: B.schedule,
+  augment: B.augment,
+  loss: opt(as<Infer<typeof SEG_LOSS_TERM>[] | Infer<typeof SEG_LOSS>>((v, p) => (Array.isArray(v) ? arr(SEG_LOSS_TERM)(v, p) : SEG_LOSS(v, p)))),
+  swa: B.swa,
+  ema: B.ema,
+  tta: opt(ttaSection(SEG_MERGES)),
+  train: B.train,
+});
+
+export type SegmentationConfig = Infer<typeof SEGMENTATION>;
+export type SegLossConfig = Infer<typeof SEG_LOSS>;
+
+export function segLossOptions(l: SegmentationConfig['loss']): SegLossConfig {
+  return Array.isArray(l) ? { terms: l } : l ?? {};
+}

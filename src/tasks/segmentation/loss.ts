@@ -1,0 +1,58 @@
+// The segmentation loss of a config: named terms — cross-entropy with
+// ignore 255 and class weights together (mmseg's normaliser by default,
+// PyTorch's weighted mean on request), softmax focal, ignore-aware soft Dice
+// and Lovász-softmax — summed by a MultiLoss (fixed, uncertainty, DWA or
+// GradNorm weighting). Class weights come from the training set's pixel
+// counts. The means of cross-entropy and focal divide by a batch-dependent
+// normaliser (pixels, or their weights) that goes through the LossContext, so
+// that with several processes each divides its sum by the normaliser averaged
+// over them (mmdet/mmseg reduce_mean); Dice and Lovász are ratios over a
+// shard, per process as in mmseg.
+import * as torch from '../../torch/index.js';
+import type { Tensor } from '../../torch/tensor.js';
+import { classWeights } from '../../losses/class_weights.js';
+import { softmaxFocalLoss } from '../../losses/focal.js';
+import { diceLoss } from '../../losses/dice.js';
+import { lovaszSoftmax } from '../../losses/lovasz.js';
+import { segCrossEntropy, segCrossEntropyNormaliser } from '../../losses/seg_cross_entropy.js';
+import { MultiLoss } from '../../losses/multi_loss.js';
+import { SINGLE_PROCESS, type LossContext, type TaskLoss } from '../task.js';
+import type { SegLossConfig } from './config.js';
+
+export const IGNORE = 255;
+
+export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: string[], ctx: LossContext = SINGLE_PROCESS): TaskLoss<Tensor, Tensor> & { classWeight: number[] | null } {
+  const k = classes.length;
+  let cw: number[] | null = null;
+  if (l.classWeight !== undefined) {
+    cw = Array.isArray(l.classWeight) ? l.classWeight : classWeights(pixelCounts, l.classWeight, { beta: l.classWeightBeta });
+    if (cw.length !== k) throw new TypeError(`config: loss.classWeight has ${cw.length} values, the dataset has ${k} classes`);
+  }
+  const weight = cw ? torch.tensor(cw, { dtype: 'float32' }).keep() : null;
+  const single = ctx.processes === 1;
+  const ce = { weight, ignoreIndex: IGNORE, normaliser: l.normaliser, avgNonIgnore: l.avgNonIgnore };
+  // Focal's mean divides by the non-ignored pixels' weights (softmaxFocalLoss).
+  const focalNormaliser = (y: Tensor) => {
+    const valid = y.ne(IGNORE);
+    if (!weight) return valid.sum().to({ dtype: 'float32' });
+    return weight.indexSelect(0, torch.where(valid, y, 0).reshape(-1)).reshape(y.shape).mul(valid.to({ dtype: 'float32' })).sum();
+  };
+  const terms = (l.terms ?? [{ type: 'CrossEntropyLoss' as const }]).map((t) => ({
+    name: t.name ?? t.type,
+    weight: t.weight,
+    fn: t.type === 'CrossEntropyLoss'
+      ? (x: Tensor, y: Tensor) => (single ? segCrossEntropy(x, y, ce) : segCrossEntropy(x, y, { ...ce, reduction: 'sum' }).div(ctx.averageOverProcesses(segCrossEntropyNormaliser(x, y, ce))))
+      : t.type === 'FocalLoss'
+        ? (x: Tensor, y: Tensor) => {
+          const o = { gamma: t.gamma ?? 2, weight, ignoreIndex: IGNORE };
+          return single ? softmaxFocalLoss(x, y, o) : softmaxFocalLoss(x, y, { ...o, reduction: 'sum' }).div(ctx.averageOverProcesses(focalNormaliser(y)));
+        }
+        : t.type === 'DiceLoss'
+          ? (x: Tensor, y: Tensor) => diceLoss(x.float(), y, { ignoreIndex: IGNORE })
+          : (x: Tensor, y: Tensor) => lovaszSoftmax(x.float(), y, { ignoreIndex: IGNORE }),
+  }));
+  const multi = new MultiLoss<[Tensor, Tensor]>(terms, { weighting: l.weighting ?? 'fixed', gradNorm: l.gradNorm });
+  const describe: string[] = [`loss: ${terms.map((t) => `${t.name}×${t.weight ?? 1}`).join(' + ')} (${multi.weighting} weighting; cross-entropy normaliser ${l.normaliser ?? 'mmseg'}${l.avgNonIgnore ? ', avg_non_ignore' : ''})`];
+  if (cw) describe.push(`class weights (${Array.isArray(l.classWeight) ? 'given' : l.classWeight}, from pixel counts): ${classes.map((c, i) => `${c} ${cw![i].toFixed(3)}`).join(', ')}`);
+  return { multi, classWeight: cw, describe };
+}
