@@ -141,3 +141,24 @@ test('arsenal start: the tricks recipe in a budget, the plan and a table naming 
   assert.deepEqual(epochs.map((e) => e.testAccuracy === undefined), [true, false]);
   assert.match(run('start', '--full', '--budget', '5m').stderr, /give --full or --budget, not both/);
 });
+
+test('arsenal eval-seg scores two folders of mask PNGs the mmseg way; a missing prediction is named', async () => {
+  const { encode } = await import('fast-png');
+  const { writeFileSync, mkdirSync } = await import('node:fs');
+  const dir = tmp(), pred = join(dir, 'pred'), gt = join(dir, 'gt');
+  mkdirSync(pred); mkdirSync(gt);
+  const png = (v: number[]) => encode({ width: 2, height: 2, data: Uint8Array.from(v), channels: 1, depth: 8 });
+  // a.png: truth 0 0 1 255, prediction 0 1 1 1 (the ignored pixel counts for nothing); b.png: truth 1 1 1 1, prediction 1 1 0 1.
+  writeFileSync(join(gt, 'a.png'), png([0, 0, 1, 255])); writeFileSync(join(pred, 'a.png'), png([0, 1, 1, 1]));
+  writeFileSync(join(gt, 'b.png'), png([1, 1, 1, 1])); writeFileSync(join(pred, 'b.png'), png([1, 1, 0, 1]));
+  const r = run('eval-seg', '--pred', pred, '--gt', gt, '--num-classes', '2', '--classes', 'bg,fg', '--work-dir', dir);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(readFileSync(join(dir, 'eval_seg.json'), 'utf8'));
+  // Counted pixels: 3 + 4. Class 0: label 2, pred 2, intersection 1 → IoU 1/3, Acc 1/2. Class 1: label 5, pred 5, intersection 4 → IoU 4/6, Acc 4/5.
+  // aAcc = 5/7; mIoU = (1/3 + 2/3)/2 = 0.5; mAcc = (0.5 + 0.8)/2 = 0.65.
+  assert.ok(Math.abs(j.metrics.aAcc - 5 / 7) < 1e-12 && Math.abs(j.metrics.mIoU - 0.5) < 1e-12 && Math.abs(j.metrics.mAcc - 0.65) < 1e-12, JSON.stringify(j.metrics));
+  assert.deepEqual(j.perClass.map((c: { class: string }) => c.class), ['bg', 'fg']);
+  assert.match(r.stdout, /\| class \| IoU \| Acc \|/);
+  writeFileSync(join(gt, 'c.png'), png([0, 0, 0, 0]));
+  assert.match(run('eval-seg', '--pred', pred, '--gt', gt, '--num-classes', '2', '--work-dir', dir).stderr, /1 ground-truth masks have no prediction of the same name .*c\.png/);
+});

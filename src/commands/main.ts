@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `arsenal` command: train, test, ensemble, pseudo-label, augment, info, start.
+// The `arsenal` command: train, test, ensemble, pseudo-label, augment, eval-seg, info, start.
 // The commands sit above the engine (docs/architecture.md); each is also a function for code.
 import { existsSync } from 'node:fs';
 import { basename, join, dirname, resolve } from 'node:path';
@@ -16,6 +16,7 @@ const USAGE = `usage:
   arsenal ensemble <config.ts>... --checkpoint FILE --checkpoint FILE... [--merge mean|logits|gmean|max|vote] [--weights 1,1,2] [--tta] [--work-dir DIR]
   arsenal augment <config.ts> --out grid.png [--n 16] [--seed N] [--epoch E] [--scenes]
   arsenal pseudo-label <config.ts> [--labelled 0.1] [--threshold 0.9 | --top-k N] [--soft] [--rounds 1] [--teacher-epochs N] [--teachers N] [--student-init scratch|teacher] [--min-labelled-share S] [--student-set a.b=value]... [--control] [--resume] [--tta] [--set a.b=value]... [--work-dir DIR]
+  arsenal eval-seg --pred DIR --gt DIR --num-classes K [--ignore-index 255] [--reduce-zero-label] [--classes a,b,c] [--work-dir DIR]
   arsenal info
   arsenal start [--budget 10m | --full] [--epochs N] [--set a.b=value]... [--work-dir DIR]   the main job: the Fashion-MNIST tricks recipe in a 10-minute budget, with a result table`;
 
@@ -100,6 +101,19 @@ async function pseudoLabelCommand(argv: string[]): Promise<void> {
   });
 }
 
+async function evalSegCommand(argv: string[]): Promise<void> {
+  const p = parseArgs(argv, { boolean: ['reduce-zero-label', 'quiet'], value: ['pred', 'gt', 'num-classes', 'ignore-index', 'classes', 'work-dir'] });
+  const pred = p.flags.get('pred'), gt = p.flags.get('gt');
+  if (typeof pred !== 'string' || typeof gt !== 'string') throw new TypeError(`eval-seg: --pred DIR and --gt DIR are required\n${USAGE}`);
+  const numClasses = intFlag(p, 'num-classes');
+  if (!numClasses) throw new TypeError('eval-seg: --num-classes K (a positive integer) is required');
+  const classes = typeof p.flags.get('classes') === 'string' ? (p.flags.get('classes') as string).split(',') : undefined;
+  if (classes && classes.length !== numClasses) throw new TypeError(`eval-seg: --classes names ${classes.length} classes, --num-classes is ${numClasses}`);
+  const { evalSeg } = await import('./eval_seg.js');
+  const workDir = typeof p.flags.get('work-dir') === 'string' ? (p.flags.get('work-dir') as string) : join('work_dirs', 'eval_seg');
+  evalSeg(pred, gt, { numClasses, ignoreIndex: intFlag(p, 'ignore-index'), reduceZeroLabel: p.flags.has('reduce-zero-label'), classes, workDir, quiet: p.flags.has('quiet') });
+}
+
 async function main(): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2);
   switch (cmd) {
@@ -110,6 +124,7 @@ async function main(): Promise<void> {
     case 'pseudo-label': return pseudoLabelCommand(rest);
     case 'augment': return (await import('./augment.js')).augmentCommand(rest);
     case 'start': return (await import('./start.js')).start(rest);
+    case 'eval-seg': return evalSegCommand(rest);
     case undefined: case 'help': case '--help': case '-h': console.log(USAGE); return;
     default: throw new TypeError(`unknown command '${cmd}'\n${USAGE}`);
   }
