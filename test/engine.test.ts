@@ -129,9 +129,13 @@ test('config errors name the key and what was expected', () => {
 });
 
 test('recipes load and validate; --set applies before validation', async () => {
-  for (const r of ['configs/fashion-mnist/baseline.ts', 'configs/fashion-mnist/tricks.ts', 'configs/imagefolder/resnet.ts']) {
+  // Every recipe in configs/ (each validated by its task's schema).
+  const { readdirSync } = await import('node:fs');
+  const recipes = readdirSync('configs', { recursive: true }).map(String).filter((f) => f.endsWith('.ts')).map((f) => `configs/${f}`);
+  assert.ok(recipes.length >= 7, recipes.join(', '));
+  for (const r of recipes) {
     const cfg = await loadConfig(r);
-    assert.equal(cfg.task, 'classification');
+    assert.equal(cfg.task, r.startsWith('configs/segmentation/') ? 'segmentation' : 'classification', r);
   }
   const cfg = await loadConfig('configs/fashion-mnist/tricks.ts', ['train.epochs=2']);
   assert.equal(cfg.train.epochs, 2);
