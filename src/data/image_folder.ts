@@ -8,6 +8,7 @@ import { join, extname } from 'node:path';
 import { fromBytes, scope, tensor, type Tensor } from '../torch/index.js';
 import { checkIndices, type Batch, type Dataset } from './dataset.js';
 import { decodeBmp, isBmp } from './bmp.js';
+import { byName, filesUnder } from './files.js';
 
 export type SharpModule = typeof import('sharp').default;
 type Sharp = ReturnType<SharpModule>;
@@ -42,29 +43,6 @@ async function isDir(p: string): Promise<boolean> {
   }
 }
 
-const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Image files under dir, recursively (like torchvision's os.walk), sorted by path. */
-async function imagesUnder(dir: string, out: string[]): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => byName(a.name, b.name));
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    let isDirectory = e.isDirectory();
-    let isFile = e.isFile();
-    if (e.isSymbolicLink()) {
-      try {
-        const s = await stat(p);
-        isDirectory = s.isDirectory();
-        isFile = s.isFile();
-      } catch {
-        continue; // a dangling link
-      }
-    }
-    if (isDirectory) await imagesUnder(p, out);
-    else if (isFile && IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(p);
-  }
-}
 
 /** A sharp pipeline over a file's pixels, with the image's size. BMP (which sharp's libvips cannot read) is decoded here. */
 export async function openImage(sharp: SharpModule, file: string): Promise<{ img: Sharp; width: number; height: number }> {
@@ -185,7 +163,7 @@ export async function imageFolder(root: string, opts: ImageFolderOptions = {}): 
   const empty: string[] = [];
   for (let k = 0; k < classes.length; k++) {
     const found: string[] = [];
-    await imagesUnder(join(root, classes[k]), found);
+    await filesUnder(join(root, classes[k]), IMAGE_EXTENSIONS, {}, found);
     if (found.length === 0) empty.push(classes[k]);
     for (const f of found) {
       files.push(f);

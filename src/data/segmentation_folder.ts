@@ -14,6 +14,7 @@ import { fromBytes, scope, stack, tensor, zeros, ops, type Tensor } from '../tor
 import { checkIndices, type Batch, type Dataset } from './dataset.js';
 import { loadSharp, openImage, type SharpModule } from './image_folder.js';
 import { decodeMaskPng, readMaskPng, type MaskPng } from './mask_png.js';
+import { byName, filesUnder } from './files.js';
 
 /** The mask value of unlabelled pixels (mmseg's ignore_index). */
 const IGNORE = 255;
@@ -43,31 +44,6 @@ async function isDir(p: string): Promise<boolean> {
   }
 }
 
-const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Files under dir (recursively, links followed), as paths relative to dir, sorted. */
-async function filesUnder(dir: string, exts: string[], out: string[] = [], base = dir): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => byName(a.name, b.name));
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const p = join(dir, e.name);
-    let d = e.isDirectory();
-    let f = e.isFile();
-    if (e.isSymbolicLink()) {
-      try {
-        const s = await stat(p);
-        d = s.isDirectory();
-        f = s.isFile();
-      } catch {
-        continue; // a dangling link
-      }
-    }
-    if (d) await filesUnder(p, exts, out, base);
-    else if (f && exts.includes(extname(e.name).toLowerCase())) out.push(relative(base, p));
-  }
-  return out;
-}
 
 const stem = (rel: string): string => rel.slice(0, rel.length - extname(rel).length);
 
@@ -261,9 +237,9 @@ async function mmsegFiles(root: string, split: string): Promise<{ images: string
   const annDir = join(root, 'ann_dir', split);
   if (!(await isDir(imgDir))) throw new Error(`${WHO}: ${imgDir} is not a folder (mmseg layout: ${join(root, 'img_dir', '{train,val}')} and ${join(root, 'ann_dir', '{train,val}')})`);
   if (!(await isDir(annDir))) throw new Error(`${WHO}: ${annDir} is not a folder (mmseg layout: masks in ${join(root, 'ann_dir', split)}, one <stem>.png per image)`);
-  const rels = await filesUnder(imgDir, SEG_IMAGE_EXTENSIONS);
+  const rels = (await filesUnder(imgDir, SEG_IMAGE_EXTENSIONS, { skipHidden: true })).map((p) => relative(imgDir, p));
   if (rels.length === 0) throw new Error(`${WHO}: the ${split} split is empty: no images (${SEG_IMAGE_EXTENSIONS.join(', ')}) in ${imgDir}`);
-  const maskSet = new Set(await filesUnder(annDir, ['.png']));
+  const maskSet = new Set((await filesUnder(annDir, ['.png'], { skipHidden: true })).map((p) => relative(annDir, p)));
   const seen = new Map<string, string>();
   const images: string[] = [];
   const masks: string[] = [];
