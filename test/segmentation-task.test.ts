@@ -120,3 +120,18 @@ test('segmentation cross-entropy with class weights and ignored pixels: 2 proces
     assert.ok(Math.abs(naive - whole) > 1e-3, `${normaliser}: the shards must differ for the test to mean anything (${naive} vs ${whole})`);
   }
 });
+
+test('model.pretrained: torchvision-keyed weights load into a model of another class count; the class-score layers are skipped and named', () => {
+  const seg = tasks.segmentation;
+  const cfg = config();
+  const three = seg.buildModel(cfg, { classes: CLASSES, classCounts: [1, 1, 1], inChannels: 3 });
+  const file = join(tmp(), 'three.safetensors');
+  torch.safetensors.saveFile(three.stateDict(), file);
+  const lines: string[] = [];
+  const four = seg.buildModel({ ...cfg, model: { ...cfg.model, pretrained: file } }, { classes: [...CLASSES, 'green'], classCounts: [1, 1, 1, 1], inChannels: 3 }, (l) => lines.push(l));
+  assert.match(lines.join("\n"), /loaded 315 tensors; skipped classifier\.high_classifier\.bias, classifier\.high_classifier\.weight, classifier\.low_classifier\.bias, classifier\.low_classifier\.weight$/);
+  const a = three.stateDict(), b = four.stateDict();
+  assert.ok(a['backbone.0.0.weight'].equal(b['backbone.0.0.weight']));
+  assert.ok(a['classifier.cbr.0.weight'].equal(b['classifier.cbr.0.weight']));
+  assert.deepEqual(b['classifier.low_classifier.weight'].shape.slice(0, 1), [4]);
+});

@@ -1,7 +1,9 @@
 // Loading pretrained weights from a safetensors state dict, keyed either as
 // torchvision's (conv1.weight, layer1.0.bn1.running_mean, fc.weight) or as
 // Arsenal's (backbone.conv1.weight, head.fc.weight). A classifier of another
-// size (fine-tuning to a new number of classes) is skipped, not an error.
+// size (fine-tuning to a new number of classes: keys under head., or
+// torchvision's classifier. and aux_classifier. of MobileNet and the
+// segmentation models) is skipped, not an error.
 import { existsSync } from 'node:fs';
 import { Module } from '../nn/module.js';
 import { noGrad } from '../torch/runtime.js';
@@ -21,13 +23,15 @@ export interface LoadPretrainedOptions {
 export interface LoadPretrainedResult {
   /** Model keys that received a tensor from the file. */
   loaded: string[];
-  /** File keys not loaded: a classifier (head.*) of another shape, or a key matching nothing in the model. */
+  /** File keys not loaded: a classifier (head.*, classifier.*, aux_classifier.*) of another shape, or a key matching nothing in the model. */
   skipped: string[];
   /** Model keys the file has no tensor for (left as they were), num_batches_tracked aside. */
   missing: string[];
 }
 
 const PREFIXES = ['backbone.', 'head.'];
+/** Model keys of class-score layers, whose shape follows the number of classes. */
+const CLASSIFIER_PREFIXES = ['head.', 'classifier.', 'aux_classifier.'];
 
 /** The model key a file key maps to: itself, with 'backbone.' / 'head.' added, or with one removed. */
 function targetKey(k: string, own: Record<string, Tensor>): string | null {
@@ -41,8 +45,8 @@ const shapeStr = (t: Tensor) => `[${t.shape.join(', ')}]`;
 
 /**
  * Copies the tensors of a safetensors state dict into `model` in place (no
- * grad). Shapes must match, except for classifier keys (model key under
- * 'head.'), which are skipped and reported. Nothing is copied when an error is
+ * grad). Shapes must match, except for classifier keys (model keys under
+ * 'head.', 'classifier.', 'aux_classifier.'), which are skipped and reported. Nothing is copied when an error is
  * thrown.
  */
 export function loadPretrained(model: Module, file: string, opts: LoadPretrainedOptions = {}): LoadPretrainedResult {
@@ -68,7 +72,7 @@ export function loadPretrained(model: Module, file: string, opts: LoadPretrained
       taken.add(target);
       const mine = own[target];
       if (mine.shape.join(',') !== t.shape.join(',')) {
-        if (target.startsWith('head.')) {
+        if (CLASSIFIER_PREFIXES.some((p) => target.startsWith(p))) {
           skipped.push(k);
           continue;
         }
