@@ -65,3 +65,22 @@ test('one merge for TTA views and ensemble members equals its formulas', () => {
   assert.throws(() => mergeProbs([a, b], { weights: [1] }), /weights must be 2 non-negative numbers/);
   assert.ok(mergeProbs([a, b], { how: 'gmean', weights: [1, 3] }).allclose(pa.pow(0.25).mul(pb.pow(0.75)).div(pa.pow(0.25).mul(pb.pow(0.75)).sum(1, true))), 'weighted geometric mean');
 });
+
+test("ratio views (mmseg's multi-scale TTA): the whole image resized, dense scores resized back to any size; image-level scores untouched", () => {
+  const views = buildViews({ ratios: [0.5, 0.75, 1, 1.5] });
+  assert.deepEqual(views.map((v) => v.name), ['identity', 'ratio(0.5)', 'ratio(0.75)', 'ratio(1.5)']);
+  // An odd size: 13 × 17 → 0.75 gives 10 × 13; the scores come back 13 × 17.
+  const x = torch.rand([2, 3, 13, 17]);
+  for (const v of views) {
+    const y = v.apply(x);
+    if (v.name === 'ratio(0.75)') assert.deepEqual(y.shape, [2, 3, 10, 13]);
+    if (v.name === 'ratio(1.5)') assert.deepEqual(y.shape, [2, 3, 20, 26]);
+    assert.deepEqual(v.invert(y).shape, [2, 3, 13, 17], v.name);
+    // A constant map stays constant through resizing both ways.
+    const c = torch.full([1, 2, 13, 17], 0.25);
+    assert.ok(v.invert(v.apply(c)).sub(0.25).abs().max().item() < 1e-6);
+    const logits = torch.rand([2, 5]);
+    assert.ok(v.invert(logits).equal(logits));
+  }
+  assert.throws(() => buildViews({ ratios: [0] }), /tta\.ratios: expected positive numbers/);
+});

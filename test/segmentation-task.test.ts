@@ -77,8 +77,9 @@ test('segmentation trains from an mmseg folder through the Trainer (EMA, SWA, TT
   assert.ok(r.metrics.aAcc >= 0 && r.metrics.aAcc <= 1);
   for (const f of ['best.safetensors', 'ema.safetensors', 'swa.safetensors', 'epoch_2.safetensors']) assert.ok(existsSync(join(dir, f)), f);
 
-  const t = await evaluateCheckpoint(config(), join(dir, 'epoch_2.safetensors'), tmp(), { tta: true, quiet: true });
-  assert.deepEqual(t.views!.map((v) => v.view), ['identity', 'flip-h', 'TTA (mean of 2 views)']);
+  // mmseg's TTA: flips and whole-image ratios, scores resized back and merged as probabilities.
+  const t = await evaluateCheckpoint({ ...config(), tta: { flips: ['h'], ratios: [0.75] } }, join(dir, 'epoch_2.safetensors'), tmp(), { tta: true, quiet: true });
+  assert.deepEqual(t.views!.map((v) => v.view), ['identity', 'flip-h', 'ratio(0.75)', 'TTA (mean of 3 views)']);
   assert.equal(typeof t.metrics.mIoU, 'number');
   const members = ['epoch_1.safetensors', 'epoch_2.safetensors'].map((f) => ({ cfg: config(), config: 'seg', checkpoint: join(dir, f) }));
   const e = await runEnsemble(members, { workDir: tmp(), quiet: true });

@@ -74,6 +74,8 @@ export const ttaSection = <const M extends readonly string[]>(merges: M) => obj(
   flips: opt(arr(oneOf('h', 'v'))),
   shifts: opt(arr(arr(num(-1e4, 1e4, true), 2))),
   scales: opt(arr(num(1e-3, 1e3))),
+  /** mmseg's multi-scale TTA: the whole image resized by each ratio, dense scores resized back. */
+  ratios: opt(arr(num(1e-2, 100))),
   merge: opt(oneOf(...merges)),
 });
 

@@ -39,7 +39,7 @@ export function scaleImage(x: Tensor, s: number, fill = 0): Tensor {
 
 const dense = (p: Tensor) => p.ndim === 4;
 
-export function buildViews(o: { flips?: ('h' | 'v')[]; shifts?: [number, number][]; scales?: number[] } = {}): View[] {
+export function buildViews(o: { flips?: ('h' | 'v')[]; shifts?: [number, number][]; scales?: number[]; ratios?: number[] } = {}): View[] {
   const views: View[] = [{ name: 'identity', apply: (x) => x, invert: (p) => p }];
   for (const f of o.flips ?? []) {
     if (f !== 'h' && f !== 'v') throw new RangeError(`tta.flips: expected 'h' or 'v', got ${JSON.stringify(f)}`);
@@ -56,6 +56,21 @@ export function buildViews(o: { flips?: ('h' | 'v')[]; shifts?: [number, number]
     if (s === 1) continue;
     views.push({ name: `scale(${s})`, apply: (x) => scaleImage(x, s), invert: (p) => (dense(p) ? scaleImage(p, 1 / s) : p) });
   }
+  for (const r of o.ratios ?? []) {
+    if (!(r > 0 && Number.isFinite(r))) throw new RangeError(`tta.ratios: expected positive numbers, got ${r}`);
+    if (r === 1) continue;
+    // mmseg's multi-scale TTA (img_ratios): the whole image resized by r, its scores resized back to the image's size.
+    // A view is made for one predictViews call: apply() records the size that invert() restores.
+    let size: [number, number] = [0, 0];
+    views.push({
+      name: `ratio(${r})`,
+      apply: (x) => {
+        size = [x.shape[2], x.shape[3]];
+        return F.interpolate(x, { size: [Math.max(1, Math.round(size[0] * r)), Math.max(1, Math.round(size[1] * r))], mode: 'bilinear' });
+      },
+      invert: (p) => (dense(p) ? F.interpolate(p, { size, mode: 'bilinear' }) : p),
+    });
+  }
   return views;
 }
 
@@ -66,6 +81,8 @@ export interface TtaOptions {
   flips?: ('h' | 'v')[];
   shifts?: [number, number][];
   scales?: number[];
+  /** Whole-image resize ratios (mmseg's img_ratios, e.g. [0.5, 0.75, 1.25, 1.5, 1.75]); dense scores are resized back. */
+  ratios?: number[];
   /** One of the task's merges (Task.merges; classification: ./merge.ts). */
   merge?: string;
 }
