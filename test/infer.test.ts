@@ -84,3 +84,25 @@ test("ratio views (mmseg's multi-scale TTA): the whole image resized, dense scor
   }
   assert.throws(() => buildViews({ ratios: [0] }), /tta\.ratios: expected positive numbers/);
 });
+
+test("slideInference (mmseg's mode='slide'): crops every stride, the last one moved back to the border, overlaps averaged", async () => {
+  const { slideInference } = await import('../src/infer/slide.js');
+  // 1 × 5 image, crops of 3 every 2: crops [0, 3) and [2, 5); a forward that paints each crop with its mean.
+  const x = torch.tensor([1, 2, 3, 4, 5], { dtype: 'float32' }).reshape(1, 1, 1, 5);
+  const seen: number[][] = [];
+  const meanOf = (c: Tensor) => { seen.push([c.shape[2], c.shape[3]]); return torch.fullLike(c, c.mean().item()); };
+  const out = slideInference(meanOf, x, { crop: [1, 3], stride: [1, 2] });
+  // Crop means 2 and 4; pixel 2 is covered twice: (2 + 4) / 2.
+  assert.deepEqual(Array.from(out.reshape(-1).toArray() as number[]), [2, 2, 3, 4, 4]);
+  assert.deepEqual(seen, [[1, 3], [1, 3]]);
+  // A crop larger than the image is the whole image, once.
+  seen.length = 0;
+  slideInference(meanOf, torch.rand([2, 3, 4, 6]), { crop: [8, 8], stride: [4, 4] });
+  assert.deepEqual(seen, [[4, 6]]);
+  // A pixel-wise forward gives the whole-image result, whatever the grid (here 4 × 4 crops of 5 × 7 every 3 × 4 on 13 × 17).
+  const img = torch.rand([2, 3, 13, 17]);
+  const twice = slideInference((c) => c.mul(2), img, { crop: [5, 7], stride: [3, 4] });
+  assert.ok(twice.sub(img.mul(2)).abs().max().item() < 1e-6);
+  assert.throws(() => slideInference((c) => c.narrow(3, 0, 1), img, { crop: [5, 7], stride: [3, 4] }), /slideInference: a crop \[2, ·, 5, 7\] gave scores \[2,3,5,1\]/);
+  assert.throws(() => slideInference((c) => c, img, { crop: [0, 7], stride: [3, 4] }), /crop and stride must be \[h, w\] positive integers/);
+});
