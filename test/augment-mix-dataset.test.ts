@@ -149,6 +149,80 @@ test('Mosaic with a fixed centre: each source lands in its quadrant, resized bac
   assert.deepEqual(r.mask!.shape, [8, 8]);
 });
 
+/** constants(n) with segmentation masks: mask i is the constant class (3·i) % 7 (int64 [1,8,8]), labels int64 zeros as mmseg's placeholder. */
+function segConstants(n: number): Dataset & { asked: number[] } {
+  const base = constants(n);
+  const cls = (i: number) => (3 * i) % 7;
+  const ds: Dataset & { asked: number[] } = {
+    length: n, classes: base.classes, classCounts: () => base.classCounts(), asked: base.asked,
+    async getBatch(indices: number[]): Promise<Batch> {
+      const b = await base.getBatch(indices);
+      b.labels.dispose();
+      const masks = torch.tensor(BigInt64Array.from(indices, (i) => BigInt(cls(i)))).reshape(indices.length, 1, 1).expand(indices.length, 8, 8).contiguous();
+      return { images: b.images, labels: torch.zeros([indices.length], { dtype: 'int64' }), masks, indices: indices.slice() };
+    },
+  };
+  return ds;
+}
+
+test('Mosaic on segmentation: each tile\'s mask moves with its pixels, the canvas padding is 255, masks int64 [N,H,W]; deterministic', async () => {
+  const ds = segConstants(12);
+  const cls = (j: number) => (3 * j) % 7;
+  // Centre at (W/2, H/2) on the 16×16 canvas: tile 0 at [0,4)², tile 1 x∈[4,12) y∈[0,4), tile 2 x∈[0,4) y∈[4,12), tile 3 [4,12)²; the rest padding.
+  const fixed: MixStepConfig[] = [{ type: 'Mosaic', imgScale: [8, 8], centerRatioRange: [0.5, 0.5] }];
+  for (const outSize of [undefined, [16, 16] as [number, number]]) {
+    const w = new SampleMixDataset(ds, fixed, { seed: 11, epochs: 3, ...(outSize ? { outSize } : {}) });
+    const f = outSize ? 1 : 0.5, n = outSize ? 16 : 8;
+    for (const i of [0, 5, 11]) {
+      ds.asked.length = 0;
+      const b = await w.getBatch([i]);
+      const src = ds.asked.slice(0, 4);
+      assert.equal(src[0], i);
+      assert.deepEqual(b.images.shape, [1, 1, n, n]);
+      assert.equal(b.masks!.dtype, 'int64');
+      assert.deepEqual(b.masks!.shape, [1, n, n], 'masks the size of the images');
+      assert.deepEqual(b.labels.toArray(), [0], 'the placeholder label passes through');
+      const img = b.images.index(0, 0).toArray() as number[][], mask = b.masks!.index(0).toArray() as number[][];
+      const tile = (y: number, x: number): number => {
+        const cy = y / f, cx = x / f;
+        if (cy >= 12 || cx >= 12) return -1;
+        return (cy < 4 ? 0 : 2) + (cx < 4 ? 0 : 1);
+      };
+      let pads = 0;
+      for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) {
+        const k = tile(y, x);
+        if (k < 0) {
+          pads++;
+          assert.equal(Number(mask[y][x]), 255, `sample ${i}: padding at (${y}, ${x}) is 255`);
+          assert.equal(img[y][x], 114, `sample ${i}: padding image at (${y}, ${x})`);
+        } else {
+          const j = src[k];
+          assert.equal(img[y][x], 10 * (j + 1), `sample ${i}: (${y}, ${x}) is tile ${k}, source ${j}`);
+          assert.equal(Number(mask[y][x]), cls(j), `sample ${i}: (${y}, ${x}): the mask of source ${j} where its pixels are`);
+        }
+      }
+      assert.equal(pads, n * n - (12 * f) ** 2);
+    }
+    // Determinism: same seed, same masks; a sample does not depend on its batch.
+    w.setEpoch(2);
+    const both = await w.getBatch([3, 5]);
+    const again = new SampleMixDataset(ds, fixed, { seed: 11, epochs: 3, ...(outSize ? { outSize } : {}) });
+    again.setEpoch(2);
+    const five = await again.getBatch([5]), three = await again.getBatch([3]);
+    assert.deepEqual(both.masks!.shape, [2, n, n]);
+    assert.ok(same(both.masks!.narrow(0, 0, 1), three.masks!) && same(both.masks!.narrow(0, 1, 1), five.masks!), 'masks: getBatch([3, 5]) = getBatch([3]) ⧺ getBatch([5])');
+    assert.ok(same(both.images.narrow(0, 0, 1), three.images) && same(both.images.narrow(0, 1, 1), five.images));
+  }
+  // Random centres, same seed: the same masks and images.
+  const rand: MixStepConfig[] = [{ type: 'Mosaic', imgScale: [8, 8] }];
+  const a = await new SampleMixDataset(ds, rand, { seed: 3, epochs: 2 }).getBatch([1, 2, 7]);
+  const c = await new SampleMixDataset(ds, rand, { seed: 3, epochs: 2 }).getBatch([1, 2, 7]);
+  assert.ok(same(a.masks!, c.masks!) && same(a.images, c.images));
+  // YoloxMixUp is a detection transform: refused with masks, naming itself.
+  const mixed = new SampleMixDataset(ds, [{ type: 'Mosaic', imgScale: [8, 8] }, { type: 'YoloxMixUp', imgScale: [8, 8] }], { seed: 1, epochs: 2 });
+  await assert.rejects(async () => mixed.getBatch([0]), /YoloxMixUp.*no class mask/);
+});
+
 test('YoloxMixUp on classification: the partner\'s label when its pixels cover at least half of the output', () => {
   const outcomes = new Set<number>();
   for (let seed = 1; seed <= 24; seed++) {

@@ -87,6 +87,18 @@ test('segmentation trains from an mmseg folder through the Trainer (EMA, SWA, TT
   assert.match(String(e.ensemble.member), /^ensemble \(mean/);
 });
 
+test('augment.sample Mosaic on segmentation: masks travel through the mixed dataset and the Trainer trains 2 epochs', async () => {
+  const cfg: tasks.SegmentationConfig = {
+    ...config(),
+    augment: { sample: [{ type: 'Mosaic', imgScale: [32, 32], prob: 1 }], train: [{ type: 'RandomFlip', prob: 0.5 }] },
+    loss: { terms: [{ type: 'CrossEntropyLoss' }] },
+    swa: undefined, ema: undefined, tta: undefined,
+  };
+  validateConfig(cfg);
+  const r = await new Trainer(cfg, { workDir: tmp(), quiet: true }).fit();
+  assert.equal(typeof r.metrics.mIoU, 'number');
+});
+
 test('pseudo-masks: confident pixels keep their class, the others become 255; images with none are dropped', () => {
   const seg = tasks.segmentation;
   // Two images of 1×2 pixels, 2 classes; softmax of (a, 0): p(class 0) = σ(a).

@@ -12,6 +12,13 @@
 // with RandomAffine) is resized back bilinearly to the source sample's size,
 // or to `outSize`, boxes and masks moved with it (./resize.ts resizeSampleTo).
 //
+// Masks (segmentation: Batch.masks int64 [N,H,W], 255 = ignore; mmseg's
+// RandomMosaic): each sample's mask [H,W] travels with its pixels (Mosaic's
+// canvas outside the tiles is 255, mmseg's seg_pad_val), is resized back by
+// nearest neighbour and stacked back into int64 `masks` [N,H,W]; the placeholder
+// labels pass through by the rule below. YoloxMixUp (a detection transform: a
+// 0.5/0.5 blend has no class mask) is refused on a dataset with masks.
+//
 // Labels: every source sample of an output gets a slot number as its `label`;
 // the transforms pass one input's label on (Mosaic: the sample covering the
 // largest part of the canvas; YoloxMixUp: the first sample unless the partner
@@ -117,17 +124,24 @@ export class SampleMixDataset implements Dataset {
         const load = async (j: number): Promise<Sample> => {
           const b = await this.dataset.getBatch([j]);
           owned.push(b.images, b.labels);
-          if (b.masks) {
-            owned.push(b.masks);
-            throw new TypeError(`SampleMixDataset: getBatch([${j}]) of the wrapped dataset gave masks; mixing segmentation samples is not supported yet (the masks would be dropped)`);
-          }
+          if (b.masks) owned.push(b.masks);
           if (b.images?.ndim !== 4 || b.images.shape[0] !== 1 || b.labels?.shape[0] !== 1) {
             throw new TypeError(`SampleMixDataset: getBatch([${j}]) of the wrapped dataset gave images [${b.images?.shape}] and labels [${b.labels?.shape}]; expected one image [1,C,H,W] and one label`);
           }
           const image = b.images.squeeze(0);
           owned.push(image);
           rows.push(b.labels);
-          return { image, label: rows.length - 1 };
+          if (!b.masks) return { image, label: rows.length - 1 };
+          const mixUp = this.steps.find((s) => s.type === 'YoloxMixUp');
+          if (mixUp) throw new TypeError('SampleMixDataset: the wrapped dataset gives masks (segmentation) and augment.sample has YoloxMixUp, a detection transform whose 0.5/0.5 blend has no class mask to give; use Mosaic (or CutMix in augment.train) for segmentation');
+          if (b.masks.ndim !== 3 || b.masks.shape[0] !== 1 || b.masks.shape[1] !== image.shape[1] || b.masks.shape[2] !== image.shape[2]) {
+            throw new TypeError(`SampleMixDataset: getBatch([${j}]) of the wrapped dataset gave masks [${b.masks.shape}] for images [${b.images.shape}]; expected [1,H,W]`);
+          }
+          const squeezed = b.masks.squeeze(0);
+          owned.push(squeezed);
+          const mask = squeezed.dtype === 'int64' ? squeezed : squeezed.long();
+          if (mask !== squeezed) owned.push(mask);
+          return { image, mask, label: rows.length - 1 };
         };
         return { rng, rows, groups: await this.mixer.gather(i, rng, epoch, load) };
       }));
@@ -135,19 +149,30 @@ export class SampleMixDataset implements Dataset {
       if (failed) throw failed.reason;
       const plans = settled.map((s) => (s as PromiseFulfilledResult<{ rng: Rng; rows: Tensor[]; groups: Sample[][] }>).value);
       return torch.scope(() => {
-        const images: Tensor[] = [], labels: Tensor[] = [];
+        const images: Tensor[] = [], labels: Tensor[] = [], masks: Tensor[] = [];
         for (const p of plans) {
           const base = p.groups[0][0].image;
           const [h, w] = this.outSize ?? [base.shape[1], base.shape[2]];
           const s = resizeSampleTo(this.mixer.mix(p.groups, p.rng, epoch), h, w);
           if (s.label === undefined || p.rows[s.label] === undefined) throw new Error('SampleMixDataset: a step lost the label of its output');
           images.push(asDtype(s.image, base.dtype));
+          if (p.groups[0][0].mask) {
+            if (!s.mask) throw new Error('SampleMixDataset: a step lost the mask of its output');
+            masks.push(s.mask.long());
+          }
           labels.push(p.rows[s.label]);
         }
         const device = plans[0].groups[0][0].image.device;
         let x = torch.stack(images, 0);
         if (x.device !== device) x = x.to(device);
-        return { images: x, labels: torch.cat(labels, 0), indices };
+        const out: Batch = { images: x, labels: torch.cat(labels, 0), indices };
+        if (masks.length > 0) {
+          if (masks.length !== images.length) throw new TypeError('SampleMixDataset: some samples of the batch have masks and some do not');
+          let m = torch.stack(masks, 0);
+          if (m.device !== device) m = m.to(device);
+          out.masks = m;
+        }
+        return out;
       });
     } finally {
       torch.dispose(owned);
