@@ -7,7 +7,9 @@
 import type { ParamwiseOptions } from '../optim/paramwise.js';
 import { transformCheck, type TransformConfig } from '../augment/batch/pipeline.js';
 import { sampleStepsCheck, type MixStepConfig } from '../augment/sample/mix_dataset.js';
-import { anyOf, arr, as, bool, num, obj, oneOf, opt, record, req, str, type Infer } from '../util/schema.js';
+import { anyOf, arr, as, bool, num, obj, oneOf, opt, record, req, str, type Check, type Infer } from '../util/schema.js';
+import { CLASS_WEIGHT_METHODS } from '../losses/class_weights.js';
+import { WEIGHTINGS } from '../losses/multi_loss.js';
 
 const PARAMWISE = as<ParamwiseOptions>(obj({
   customKeys: opt(record(obj({ lrMult: opt(num(0)), decayMult: opt(num(0)) }))),
@@ -105,6 +107,21 @@ export const TRAIN = obj({
    */
   budget: opt(DURATION),
 });
+
+/** The loss keys every task shares: class weights from the training set's counts, and how the terms are weighted. */
+export const LOSS_COMMON = {
+  /** Class weights from the training set's counts (labels or pixels; src/losses/class_weights.ts), or one weight per class. */
+  classWeight: opt(anyOf(oneOf(...CLASS_WEIGHT_METHODS), arr(num(0)))),
+  /** β of 'effective-number' (0.9999). */
+  classWeightBeta: opt(num(0, 0.999999999)),
+  /** How the terms are weighted: fixed weights, uncertainty (Kendall et al. 2018), DWA (Liu et al. 2019) or GradNorm (Chen et al. 2018). */
+  weighting: opt(oneOf(...WEIGHTINGS)),
+  /** GradNorm: restoring force α (1.5), Adam lr of the weights (0.025), the shared parameter whose gradients are balanced (the model's last weight matrix, e.g. 'fc.weight'). */
+  gradNorm: opt(obj({ alpha: opt(num(0)), lr: opt(num(1e-12)), parameter: opt(str) })),
+};
+
+/** A task's `loss` key: its options, or the list of its terms (shorthand for { terms: [...] }). */
+export const lossSection = <T, L>(term: Check<T>, options: Check<L>) => opt(as<T[] | L>((v, p) => (Array.isArray(v) ? arr(term)(v, p) : options(v, p))));
 
 /** The shape every task's config shares; a task adds `data`, `model`, `loss`, `tta`. */
 export const BASE_SHAPE = {

@@ -97,3 +97,8 @@ export function loadPretrained(model: Module, file: string, opts: LoadPretrained
     for (const t of Object.values(sd)) t.dispose();
   }
 }
+
+/** One log line of what loadPretrained did. */
+export function describePretrained(file: string, r: LoadPretrainedResult): string {
+  return `pretrained ${file}: loaded ${r.loaded.length} tensors${r.skipped.length ? `; skipped ${r.skipped.join(', ')}` : ''}${r.missing.length ? `; not in the file (kept as initialised): ${r.missing.slice(0, 8).join(', ')}${r.missing.length > 8 ? ', …' : ''}` : ''}`;
+}

@@ -1,9 +1,7 @@
 // The classification config: the shared sections (src/config/sections.ts)
 // plus data, model and loss; each type derived from its schema.
-import { CLASS_WEIGHT_METHODS } from '../../losses/class_weights.js';
-import { WEIGHTINGS } from '../../losses/multi_loss.js';
-import { anyOf, arr, as, bool, num, obj, oneOf, opt, req, str, type Infer } from '../../util/schema.js';
-import { BASE_SHAPE, DATA_COMMON, ttaSection } from '../../config/sections.js';
+import { arr, bool, num, obj, oneOf, opt, req, str, type Infer } from '../../util/schema.js';
+import { BASE_SHAPE, DATA_COMMON, LOSS_COMMON, lossSection, ttaSection } from '../../config/sections.js';
 import { MERGES } from '../../infer/merge.js';
 import { MODEL_NAMES } from '../../models/registry.js';
 
@@ -46,16 +44,9 @@ export const LOSS_TERM = obj({
 
 export const LOSS = obj({
   labelSmoothing: opt(num(0, 1)),
-  /** Class weights from the training set's label counts (src/losses/class_weights.ts), or one weight per class. */
-  classWeight: opt(anyOf(oneOf(...CLASS_WEIGHT_METHODS), arr(num(0)))),
-  /** β of 'effective-number' (0.9999). */
-  classWeightBeta: opt(num(0, 0.999999999)),
+  ...LOSS_COMMON,
   /** The loss terms (default: one CrossEntropyLoss). */
   terms: opt(arr(LOSS_TERM)),
-  /** How the terms are weighted: fixed weights, uncertainty (Kendall et al. 2018), DWA (Liu et al. 2019) or GradNorm (Chen et al. 2018). */
-  weighting: opt(oneOf(...WEIGHTINGS)),
-  /** GradNorm: restoring force α (1.5), Adam lr of the weights (0.025), the shared parameter whose gradients are balanced (the model's last weight matrix, e.g. 'fc.weight'). */
-  gradNorm: opt(obj({ alpha: opt(num(0)), lr: opt(num(1e-12)), parameter: opt(str) })),
 });
 
 const B = BASE_SHAPE;
@@ -68,7 +59,7 @@ export const CLASSIFICATION = obj({
   schedule: B.schedule,
   augment: B.augment,
   /** The loss: options, or the list of terms (shorthand for { terms: [...] }). */
-  loss: opt(as<Infer<typeof LOSS_TERM>[] | Infer<typeof LOSS>>((v, p) => (Array.isArray(v) ? arr(LOSS_TERM)(v, p) : LOSS(v, p)))),
+  loss: lossSection(LOSS_TERM, LOSS),
   swa: B.swa,
   ema: B.ema,
   /** Test-time augmentation for `arsenal test --tta`, ensembles and the end of training (src/infer/tta.ts). */

@@ -7,7 +7,7 @@
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { crossEntropy } from '../../torch/functional.js';
-import { buildModel, loadPretrained } from '../../models/index.js';
+import { buildModel, loadPretrained, describePretrained } from '../../models/index.js';
 import { ClassificationMeter, type ClassificationMeterState } from '../../metrics/classification.js';
 import { mergeProbs, MERGES, type Merge } from '../../infer/merge.js';
 import type { Task, Meter } from '../task.js';
@@ -38,7 +38,7 @@ export const classification: Task<ClassificationConfig, Tensor, Tensor, Tensor> 
     const model = buildModel({ ...modelCfg, numClasses: info.classes.length, inChannels: info.inChannels });
     if (pretrained) {
       const r = loadPretrained(model, pretrained, { strict: false });
-      log(`pretrained ${pretrained}: loaded ${r.loaded.length} tensors${r.skipped.length ? `; skipped ${r.skipped.join(', ')}` : ''}${r.missing.length ? `; not in the file (kept as initialised): ${r.missing.slice(0, 8).join(', ')}${r.missing.length > 8 ? ', …' : ''}` : ''}`);
+      log(describePretrained(pretrained, r));
     }
     return model;
   },

@@ -1,10 +1,8 @@
 // The segmentation config: the shared sections (src/config/sections.ts) plus
 // data (mmseg's or VOC's folder layout), model, loss and TTA; each type
 // derived from its schema.
-import { CLASS_WEIGHT_METHODS } from '../../losses/class_weights.js';
-import { WEIGHTINGS } from '../../losses/multi_loss.js';
-import { anyOf, arr, as, bool, num, obj, oneOf, opt, req, str, type Infer } from '../../util/schema.js';
-import { BASE_SHAPE, DATA_COMMON, ttaSection } from '../../config/sections.js';
+import { arr, bool, num, obj, oneOf, opt, req, str, type Infer } from '../../util/schema.js';
+import { BASE_SHAPE, DATA_COMMON, LOSS_COMMON, lossSection, ttaSection } from '../../config/sections.js';
 
 export const SEG_DATA = obj({
   ...DATA_COMMON,
@@ -38,16 +36,12 @@ export const SEG_LOSS_TERM = obj({
 });
 
 export const SEG_LOSS = obj({
-  /** Class weights from the training set's pixel counts, or one weight per class. */
-  classWeight: opt(anyOf(oneOf(...CLASS_WEIGHT_METHODS), arr(num(0)))),
-  classWeightBeta: opt(num(0, 0.999999999)),
+  ...LOSS_COMMON,
   /** CrossEntropyLoss's mean: mmseg's (default; avgNonIgnore false divides by all pixels) or PyTorch's weighted mean. */
   normaliser: opt(oneOf('mmseg', 'pytorch')),
   /** mmseg's avg_non_ignore: divide by the non-ignored pixels. */
   avgNonIgnore: opt(bool),
   terms: opt(arr(SEG_LOSS_TERM)),
-  weighting: opt(oneOf(...WEIGHTINGS)),
-  gradNorm: opt(obj({ alpha: opt(num(0)), lr: opt(num(1e-12)), parameter: opt(str) })),
 });
 
 /** Segmentation's TTA and ensemble merges: the (weighted) mean of probabilities (mmseg), of logits, the geometric mean, the maximum. */
@@ -62,7 +56,7 @@ export const SEGMENTATION = obj({
   optimizer: B.optimizer,
   schedule: B.schedule,
   augment: B.augment,
-  loss: opt(as<Infer<typeof SEG_LOSS_TERM>[] | Infer<typeof SEG_LOSS>>((v, p) => (Array.isArray(v) ? arr(SEG_LOSS_TERM)(v, p) : SEG_LOSS(v, p)))),
+  loss: lossSection(SEG_LOSS_TERM, SEG_LOSS),
   swa: B.swa,
   ema: B.ema,
   tta: opt(ttaSection(SEG_MERGES)),

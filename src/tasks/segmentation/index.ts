@@ -12,7 +12,7 @@ import type { Tensor } from '../../torch/tensor.js';
 import { SegmentationMeter, type SegmentationMeterState } from '../../metrics/segmentation.js';
 import { mergeProbs, type Merge } from '../../infer/merge.js';
 import { segmentationFolder } from '../../data/segmentation_folder.js';
-import { lrasppMobileNetV3Large, loadPretrained } from '../../models/index.js';
+import { lrasppMobileNetV3Large, loadPretrained, describePretrained } from '../../models/index.js';
 import type { Meter, SegmentationTask } from '../task.js';
 import { SEGMENTATION, SEG_MERGES, segLossOptions, type SegmentationConfig } from './config.js';
 import { buildSegLoss, IGNORE } from './loss.js';
@@ -44,7 +44,7 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
     if (cfg.model.pretrained) {
       // torchvision's keys; the class-score layers of another number of classes are skipped (fine-tuning).
       const r = loadPretrained(model, cfg.model.pretrained, { strict: false });
-      log(`pretrained ${cfg.model.pretrained}: loaded ${r.loaded.length} tensors${r.skipped.length ? `; skipped ${r.skipped.join(', ')}` : ''}${r.missing.length ? `; not in the file (kept as initialised): ${r.missing.slice(0, 8).join(', ')}${r.missing.length > 8 ? ', …' : ''}` : ''}`);
+      log(describePretrained(cfg.model.pretrained, r));
     }
     return model;
   },
