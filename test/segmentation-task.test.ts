@@ -148,3 +148,19 @@ test('model.pretrained: torchvision-keyed weights load into a model of another c
   assert.ok(a['classifier.cbr.0.weight'].equal(b['classifier.cbr.0.weight']));
   assert.deepEqual(b['classifier.low_classifier.weight'].shape.slice(0, 1), [4]);
 });
+
+test("weighting 'gradnorm' works for segmentation: the loss is given the model's last weight matrix and a step runs", () => {
+  const seg = tasks.segmentation;
+  const cfg = { ...config(), loss: { weighting: 'gradnorm' as const, terms: [{ type: 'CrossEntropyLoss' as const }, { type: 'DiceLoss' as const }] } };
+  const info = { classes: CLASSES, classCounts: [1, 1, 1], inChannels: 3 };
+  const model = seg.buildModel(cfg, info);
+  const lines: string[] = [];
+  const loss = seg.buildLoss(cfg, info, model, (l) => lines.push(l));
+  const last = [...model.namedParameters()].filter(([, p]) => p.ndim >= 2).at(-1)![0];
+  assert.ok(lines.includes(`GradNorm: gradient norms balanced at ${last} (α 1.5)`), lines.join('\n'));
+  const x = torch.rand([2, 3, 32, 32]);
+  const y = torch.tensor(BigInt64Array.from({ length: 2 * 32 * 32 }, (_, i) => BigInt(i % 3))).reshape(2, 32, 32);
+  const { total } = loss.multi.forward(model.forward(x), y);
+  total.backward();
+  assert.ok(Number.isFinite(total.item()));
+});

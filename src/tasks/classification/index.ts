@@ -13,7 +13,8 @@ import { mergeProbs, MERGES, type Merge } from '../../infer/merge.js';
 import type { Task, Meter } from '../task.js';
 import { CLASSIFICATION, lossOptions, type ClassificationConfig } from './config.js';
 import { buildDatasets } from './datasets.js';
-import { buildLoss, gradNormParameter } from './loss.js';
+import { buildLoss } from './loss.js';
+import { attachGradNorm } from '../grad_norm.js';
 import { selectConfident } from './pseudo.js';
 
 class ClassificationTaskMeter implements Meter<Tensor, Tensor, ClassificationMeterState> {
@@ -46,11 +47,7 @@ export const classification: Task<ClassificationConfig, Tensor, Tensor, Tensor> 
     const l = lossOptions(cfg.loss);
     const loss = buildLoss(l, info.classCounts, info.classes, ctx);
     for (const line of loss.describe) log(line);
-    if (loss.multi.weighting === 'gradnorm') {
-      const [name, p] = gradNormParameter(model, cfg.model.name, l.gradNorm?.parameter);
-      loss.multi.setSharedParameters([p]);
-      log(`GradNorm: gradient norms balanced at ${name} (α ${l.gradNorm?.alpha ?? 1.5})`);
-    }
+    attachGradNorm(loss, model, cfg.model.name, l.gradNorm, log);
     return loss;
   },
   batchTargets: (b) => ({ labels: b.labels }),

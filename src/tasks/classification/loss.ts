@@ -12,7 +12,6 @@
 import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import type { Tensor } from '../../torch/tensor.js';
-import type { Module } from '../../nn/module.js';
 import { classWeights } from '../../losses/class_weights.js';
 import { softmaxFocalLoss } from '../../losses/focal.js';
 import { diceLoss } from '../../losses/dice.js';
@@ -65,12 +64,4 @@ export function buildLoss(l: LossConfig, counts: number[], classes: string[], ct
   }
   if (cw) describe.push(`class weights (${Array.isArray(l.classWeight) ? 'given' : l.classWeight}): ${classes.map((c, i) => `${c} ${cw![i].toFixed(3)}`).join(', ')}`);
   return { multi, classWeight: cw, describe };
-}
-
-/** GradNorm balances gradient norms at the last layer every term shares: the classifier's weight unless `parameter` names one. */
-export function gradNormParameter(model: Module, modelName: string, parameter?: string): [string, Tensor] {
-  const named = [...model.namedParameters()];
-  const found = parameter ? named.find(([n]) => n === parameter) : named.filter(([, p]) => p.ndim >= 2).at(-1);
-  if (!found) throw new TypeError(`config: loss.gradNorm.parameter '${parameter}' is not a parameter of ${modelName} (e.g. ${named.filter(([, p]) => p.ndim >= 2).slice(-3).map(([n]) => n).join(', ')})`);
-  return found;
 }

@@ -16,6 +16,7 @@ import { lrasppMobileNetV3Large, loadPretrained, describePretrained } from '../.
 import type { Meter, SegmentationTask } from '../task.js';
 import { SEGMENTATION, SEG_MERGES, segLossOptions, type SegmentationConfig } from './config.js';
 import { buildSegLoss, IGNORE } from './loss.js';
+import { attachGradNorm } from '../grad_norm.js';
 
 class SegmentationTaskMeter implements Meter<Tensor, Tensor, SegmentationMeterState> {
   private readonly m: SegmentationMeter;
@@ -48,9 +49,11 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
     }
     return model;
   },
-  buildLoss(cfg, info, _model, log, ctx) {
-    const loss = buildSegLoss(segLossOptions(cfg.loss), info.classCounts, info.classes, ctx);
+  buildLoss(cfg, info, model, log, ctx) {
+    const l = segLossOptions(cfg.loss);
+    const loss = buildSegLoss(l, info.classCounts, info.classes, ctx);
     for (const line of loss.describe) log(line);
+    attachGradNorm(loss, model, cfg.model.name, l.gradNorm, log);
     return loss;
   },
   batchTargets: (b) => ({ masks: b.masks }),
