@@ -11,3 +11,4 @@ export {
   type MobileNetV3Options, type InvertedResidualConfig,
 } from './backbones/mobilenet_v3.js';
 export { LRASPP, LRASPPHead, lrasppMobileNetV3Large, LRASPP_OPTION_KEYS, type LRASPPOptions } from './heads/lraspp.js';
+export { buildSegmentationModel, SEG_MODEL_NAMES, type SegModelName, type SegModelOptions } from './segmentation.js';

@@ -2,6 +2,7 @@
 // data (mmseg's or VOC's folder layout), model, loss and TTA; each type
 // derived from its schema.
 import { arr, bool, num, obj, oneOf, opt, req, str, type Infer } from '../../util/schema.js';
+import { SEG_MODEL_NAMES } from '../../models/segmentation.js';
 import { BASE_SHAPE, DATA_COMMON, LOSS_COMMON, lossSection, ttaSection } from '../../config/sections.js';
 
 export const SEG_DATA = obj({
@@ -20,7 +21,8 @@ export const SEG_DATA = obj({
 });
 
 export const SEG_MODEL = obj({
-  name: req(oneOf('lraspp_mobilenet_v3_large')),
+  /** src/models/segmentation.ts: torchvision's names (lraspp_mobilenet_v3_large, …). */
+  name: req(oneOf(...SEG_MODEL_NAMES)),
   /** MobileNetV3's width multiplier (torchvision width_mult; 1). */
   widthMult: opt(num(0.05, 4)),
   /** A safetensors state dict (torchvision's keys). */

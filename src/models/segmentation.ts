@@ -1,0 +1,47 @@
+// Segmentation models by name, for configs: one table of builders, so the
+// config's schema (its list of names) and the task read the same list. Names
+// are torchvision's (`<head>_<backbone>`: fcn_resnet50, deeplabv3_resnet50,
+// lraspp_mobilenet_v3_large) and mmseg-style ones for heads torchvision lacks.
+// Every model's forward(x) gives logits [N, K, H, W] at the input's size; a
+// model built with `auxLoss` gives { out, aux } in training mode (torchvision's
+// result dict) and `out` alone in eval mode.
+import type { Module } from '../nn/module.js';
+import { lrasppMobileNetV3Large } from './heads/lraspp.js';
+
+export interface SegModelOptions {
+  /** Classes, background included. */
+  numClasses: number;
+  /** Input channels (3). */
+  inChannels?: number;
+  /** MobileNetV3's width multiplier (torchvision width_mult; 1). */
+  widthMult?: number;
+  /** ResNet's base width (64): narrow models for tests and fixtures. */
+  width?: number;
+  /** Output stride of a dilated ResNet: 8 (torchvision: replace_stride_with_dilation [False, True, True]) or 16 ([False, False, True]). */
+  outputStride?: number;
+  /** An auxiliary FCN head on the stage before the last (torchvision aux_loss). */
+  auxLoss?: boolean;
+}
+
+interface Entry { build: (o: SegModelOptions) => Module; options: readonly (keyof SegModelOptions)[] }
+
+const SEG_MODELS = {
+  lraspp_mobilenet_v3_large: {
+    build: (o: SegModelOptions) => lrasppMobileNetV3Large({ numClasses: o.numClasses, inChannels: o.inChannels ?? 3, ...(o.widthMult ? { widthMult: o.widthMult } : {}) }),
+    options: ['numClasses', 'inChannels', 'widthMult'],
+  },
+} satisfies Record<string, Entry>;
+
+export type SegModelName = keyof typeof SEG_MODELS;
+/** The segmentation model names configs know. */
+export const SEG_MODEL_NAMES = Object.keys(SEG_MODELS) as [SegModelName, ...SegModelName[]];
+
+/** Builds a segmentation model by name; an option the model does not take is an error naming it. */
+export function buildSegmentationModel(name: string, opts: SegModelOptions): Module {
+  if (!Object.hasOwn(SEG_MODELS, name)) throw new Error(`segmentation model: unknown '${name}' (valid: ${SEG_MODEL_NAMES.join(', ')})`);
+  const e: Entry = SEG_MODELS[name as SegModelName];
+  for (const [k, v] of Object.entries(opts)) {
+    if (v !== undefined && !e.options.includes(k as keyof SegModelOptions)) throw new TypeError(`segmentation model '${name}': option '${k}' does not apply (it takes ${e.options.join(', ')})`);
+  }
+  return e.build(opts);
+}
