@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs a recipe with and without one change, over several seeds, and prints
-// the mean ± std of test accuracy and balanced accuracy of each variant (the
+// the mean ± std of the task's headline metrics of each variant (metrics.json's
+// `headline`: accuracy and balanced accuracy, or mIoU, mAcc and aAcc; the
 // numbers docs/tricks.md reports). Each run is `arsenal train`, its work dir
 // work_dirs/ablate/<name>/<variant>-seed<N>.
 //
@@ -31,8 +32,10 @@ if (variants.length === 0) { console.error('ablate: give at least one --variant'
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / Math.max(1, xs.length - 1));
 const rows = [];
+let headline = null;
+const label = (k) => k.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toLowerCase());
 for (const v of variants) {
-  const acc = [], bal = [], secs = [];
+  const vals = {}, secs = [];
   for (const seed of seeds) {
     const wd = join(root, 'work_dirs/ablate', name, `${v.label.replace(/[^\w.-]+/g, '_')}-seed${seed}`);
     const args = [join(root, 'dist/src/commands/main.js'), 'train', config, '--seed', String(seed), '--work-dir', wd, '--quiet', ...common, ...v.args];
@@ -40,12 +43,20 @@ for (const v of variants) {
     const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
     if (r.status !== 0) { console.error(`ablate: run failed (${v.label}, seed ${seed})`); process.exit(1); }
     const m = JSON.parse(readFileSync(join(wd, 'metrics.json'), 'utf8'));
-    acc.push(100 * m.metrics.accuracy); bal.push(100 * m.metrics.balancedAccuracy); secs.push(m.wallSeconds);
-    console.log(`  accuracy ${acc.at(-1).toFixed(2)}%, balanced ${bal.at(-1).toFixed(2)}%, ${m.wallSeconds.toFixed(0)} s`);
+    // The task's headline metrics (classification: accuracy, balanced accuracy; segmentation: mIoU, mAcc, aAcc), as percentages.
+    headline ??= m.headline ?? ['accuracy', 'balancedAccuracy'];
+    for (const k of headline) (vals[k] ??= []).push(100 * m.metrics[k]);
+    secs.push(m.wallSeconds);
+    console.log(`  ${headline.map((k) => `${label(k)} ${vals[k].at(-1).toFixed(2)}%`).join(', ')}, ${m.wallSeconds.toFixed(0)} s`);
   }
-  rows.push(`| ${v.label} | ${mean(acc).toFixed(2)} ± ${std(acc).toFixed(2)} | ${mean(bal).toFixed(2)} ± ${std(bal).toFixed(2)} | ${acc.map((a) => a.toFixed(2)).join(', ')} | ${mean(secs).toFixed(0)} s |`);
+  const p = vals[headline[0]];
+  rows.push(`| ${v.label} | ${headline.map((k) => `${mean(vals[k]).toFixed(2)} ± ${std(vals[k]).toFixed(2)}`).join(' | ')} | ${p.map((a) => a.toFixed(2)).join(', ')} | ${mean(secs).toFixed(0)} s |`);
 }
-const table = [`${name}: ${config} ${common.join(' ')}, seeds ${seeds.join(', ')} (mean ± sample std)`, '', '| variant | test accuracy % | balanced accuracy % | per seed | wall time per run |', '|---|---:|---:|---|---:|', ...rows].join('\n');
+const table = [
+  `${name}: ${config} ${common.join(' ')}, seeds ${seeds.join(', ')} (mean ± sample std)`, '',
+  `| variant | ${headline.map((k) => `test ${label(k)} %`).join(' | ')} | per seed (${label(headline[0])}) | wall time per run |`,
+  `|---|${headline.map(() => '---:|').join('')}---|---:|`, ...rows,
+].join('\n');
 console.log('\n' + table);
 mkdirSync(join(root, 'work_dirs/ablate', name), { recursive: true });
 writeFileSync(join(root, 'work_dirs/ablate', name, 'summary.md'), table + '\n');

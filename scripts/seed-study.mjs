@@ -46,17 +46,21 @@ function arsenal(args, label) {
 const readJson = (f) => JSON.parse(readFileSync(f, 'utf8'));
 
 const perSeed = [];
+let P = 'accuracy'; // the task's primary metric (metrics.json primaryMetric): accuracy, mIoU, ...
+const cap = (k) => k[0].toUpperCase() + k.slice(1);
 for (const seed of seeds) {
   const wd = join(base, `seed${seed}`);
   if (!existsSync(join(wd, 'metrics.json'))) arsenal(['train', config, '--seed', String(seed), '--work-dir', wd, '--quiet', ...common], `train seed ${seed}`);
   const m = readJson(join(wd, 'metrics.json'));
-  if (m.metrics.modelAccuracy === undefined) { console.error(`seed-study: ${config} has no SWA (metrics.json has no modelAccuracy); the study needs a recipe with swa`); process.exit(1); }
+  P = m.primaryMetric ?? 'accuracy';
+  if (m.metrics[`model${cap(P)}`] === undefined) { console.error(`seed-study: ${config} has no SWA (metrics.json has no model${cap(P)}); the study needs a recipe with swa`); process.exit(1); }
   const last = join(wd, `epoch_${m.epochs}.safetensors`);
   const ttaDir = join(wd, 'tta-last');
   if (!existsSync(join(ttaDir, 'test_metrics.json'))) arsenal(['test', config, '--checkpoint', last, '--tta', '--work-dir', ttaDir, ...common], `TTA seed ${seed}`);
   const t = readJson(join(ttaDir, 'test_metrics.json'));
-  perSeed.push({ seed, wd, last, single: m.metrics.modelAccuracy, tta: t.metrics.accuracy, swa: m.metrics.accuracy, swaTta: m.metrics.ttaAccuracy ?? NaN, seconds: m.wallSeconds });
-  console.log(`  seed ${seed}: single ${pct(m.metrics.modelAccuracy)}, TTA ${pct(t.metrics.accuracy)}, SWA ${pct(m.metrics.accuracy)}, SWA + TTA ${pct(m.metrics.ttaAccuracy ?? NaN)}`);
+  const M = m.metrics;
+  perSeed.push({ seed, wd, last, single: M[`model${cap(P)}`], tta: t.metrics[P], swa: M[P], swaTta: M[`tta${cap(P)}`] ?? NaN, seconds: m.wallSeconds });
+  console.log(`  seed ${seed}: single ${pct(M[`model${cap(P)}`])}, TTA ${pct(t.metrics[P])}, SWA ${pct(M[P])}, SWA + TTA ${pct(M[`tta${cap(P)}`] ?? NaN)}`);
 }
 
 const groups = [];
@@ -66,7 +70,7 @@ for (let g = 0; g + group <= perSeed.length; g += group) {
   const score = (label, files, extra) => {
     const dir = join(base, `${gname}-${label}`);
     if (!existsSync(join(dir, 'ensemble.json'))) arsenal(['ensemble', config, ...files.flatMap((f) => ['--checkpoint', f]), '--work-dir', dir, ...extra, ...common], `${label} ${gname}`);
-    return readJson(join(dir, 'ensemble.json')).at(-1).accuracy;
+    return readJson(join(dir, 'ensemble.json')).at(-1)[P];
   };
   groups.push({
     members,
@@ -93,7 +97,7 @@ const rows = [
 const table = [
   `${name}: ${config} ${common.join(' ')}; seeds ${seeds.join(', ')}; mean ± sample std; Δ is paired (against the single models of the same seeds; for ensembles, the mean of their members)`,
   '',
-  '| model | test accuracy % | Δ vs single model, points | over | per seed or group |',
+  `| model | test ${P} % | Δ vs single model, points | over | per seed or group |`,
   '|---|---:|---:|---|---|',
   ...rows.map(([label, xs, ref, over]) => `| ${label} | ${fmt(xs)} | ${xs === ref ? '—' : diff(xs, ref)} | ${over} | ${xs.map((x) => (100 * x).toFixed(2)).join(', ')} |`),
   '',

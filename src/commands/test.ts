@@ -50,7 +50,8 @@ async function evaluateLoaded(e: EvalModel, cfg: BaseConfig, weightsFile: string
     metrics = await predictor.evaluate(model, e.testLoader);
   }
   const result: TestResult = {
-    task: cfg.task, dataset: (cfg.data as { dataset?: string }).dataset ?? 'custom', metrics: { ...metrics }, epochs: cfg.train.epochs, seed: cfg.seed ?? 42, amp: predictor.amp,
+    task: cfg.task, dataset: (cfg.data as { dataset?: string }).dataset ?? 'custom', metrics: { ...metrics },
+    primaryMetric: task.primaryMetric, headline: [...(task.headlineMetrics ?? [task.primaryMetric])], epochs: cfg.train.epochs, seed: cfg.seed ?? 42, amp: predictor.amp,
     wallSeconds: (performance.now() - t0) / 1000, imagesPerSecond: 0, dataWaitShare: 0, ...(views ? { views } : {}),
   };
   mkdirSync(workDir, { recursive: true });

@@ -193,7 +193,8 @@ export class Trainer {
   private result(metrics: Record<string, number>, t0: number, epochs: number, imagesPerSecond: number, dataWaitShare: number): TrainResult {
     const c = this.cfg as BaseConfig & { data: { dataset?: string } };
     return {
-      task: c.task, dataset: c.data.dataset ?? 'custom', metrics, epochs, seed: this.seed, amp: this.amp,
+      task: c.task, dataset: c.data.dataset ?? 'custom', metrics, primaryMetric: this.task.primaryMetric,
+      headline: [...(this.task.headlineMetrics ?? [this.task.primaryMetric])], epochs, seed: this.seed, amp: this.amp,
       wallSeconds: (performance.now() - t0) / 1000, imagesPerSecond, dataWaitShare, ...(this.plan ? { plan: this.plan } : {}),
     };
   }

@@ -9,6 +9,9 @@ export interface TrainResult {
   task: string;
   dataset: string;
   metrics: Record<string, number>;
+  /** The task's primary metric (the best checkpoint's) and the metrics a results table shows, the primary first. */
+  primaryMetric: string;
+  headline: string[];
   epochs: number;
   seed: number;
   /** The precision the run trained in (`amp: 'auto'` resolved). */

@@ -67,6 +67,8 @@ export interface Task<Cfg extends BaseConfig = BaseConfig, Output = unknown, Tar
   readonly primaryMetric: string;
   /** Whether a greater or a less primary metric is better (mmengine CheckpointHook `rule`; default 'greater'). */
   readonly rule?: 'greater' | 'less';
+  /** The metrics a results table shows (the ablation and seed-study scripts; metrics.json's `headline`), the primary first. */
+  readonly headlineMetrics?: readonly string[];
   /** Validates a whole config of this task (the shared sections included: src/config/sections.ts BASE_SHAPE). */
   readonly schema: Check<Cfg>;
   /** The TTA and ensemble merges this task knows (the first is the default). */

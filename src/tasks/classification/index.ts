@@ -31,6 +31,7 @@ class ClassificationTaskMeter implements Meter<Tensor, Tensor, ClassificationMet
 export const classification: Task<ClassificationConfig, Tensor, Tensor, Tensor> = {
   name: 'classification',
   primaryMetric: 'accuracy',
+  headlineMetrics: ['accuracy', 'balancedAccuracy'],
   schema: CLASSIFICATION,
   merges: MERGES,
   datasets: (cfg) => buildDatasets(cfg.data),

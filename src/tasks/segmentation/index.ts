@@ -30,6 +30,7 @@ class SegmentationTaskMeter implements Meter<Tensor, Tensor, SegmentationMeterSt
 export const segmentation: SegmentationTask<SegmentationConfig> = {
   name: 'segmentation',
   primaryMetric: 'mIoU',
+  headlineMetrics: ['mIoU', 'mAcc', 'aAcc'],
   schema: SEGMENTATION,
   merges: SEG_MERGES,
   async datasets(cfg) {
