@@ -76,7 +76,9 @@ test('same seed, same config: identical weights, bit for bit; resume equals unin
 
   // metrics.json as documented
   const m = JSON.parse(readFileSync(join(a, 'metrics.json'), 'utf8'));
-  assert.deepEqual(Object.keys(m).sort(), ['amp', 'dataWaitShare', 'dataset', 'epochs', 'imagesPerSecond', 'metrics', 'seed', 'task', 'wallSeconds'].sort());
+  assert.deepEqual(Object.keys(m).sort(), ['amp', 'dataWaitShare', 'dataset', 'epochs', 'headline', 'imagesPerSecond', 'metrics', 'primaryMetric', 'seed', 'task', 'wallSeconds'].sort());
+  assert.equal(m.primaryMetric, 'accuracy');
+  assert.deepEqual(m.headline, ['accuracy', 'balancedAccuracy']);
   assert.equal(m.task, 'classification');
   assert.equal(m.dataset, 'fashion-mnist');
   assert.equal(m.seed, 7);
