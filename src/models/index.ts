@@ -11,4 +11,7 @@ export {
   type MobileNetV3Options, type InvertedResidualConfig,
 } from './backbones/mobilenet_v3.js';
 export { LRASPP, LRASPPHead, lrasppMobileNetV3Large, LRASPP_OPTION_KEYS, type LRASPPOptions } from './heads/lraspp.js';
+export { FeaturePyramidNetwork, ExtraFPNBlock, LastLevelMaxPool, LastLevelP6P7, type FPNOptions } from './necks/fpn.js';
+export { FPNHead, ConvModule, SemanticFPN, fpnResNet18, fpnResNet50, SEMANTIC_FPN_OPTION_KEYS, type FPNHeadOptions, type SemanticFPNOptions } from './heads/fpn_head.js';
+export { UNet, UnetDecoder, DecoderBlock, unetResNet18, unetResNet34, UNET_OPTION_KEYS, UNET_DIVISOR, type UNetOptions } from './heads/unet.js';
 export { buildSegmentationModel, SEG_MODEL_NAMES, type SegModelName, type SegModelOptions } from './segmentation.js';

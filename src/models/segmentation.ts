@@ -7,6 +7,8 @@
 // result dict) and `out` alone in eval mode.
 import type { Module } from '../nn/module.js';
 import { lrasppMobileNetV3Large } from './heads/lraspp.js';
+import { unetResNet18, unetResNet34 } from './heads/unet.js';
+import { fpnResNet18, fpnResNet50 } from './heads/fpn_head.js';
 
 export interface SegModelOptions {
   /** Classes, background included. */
@@ -23,6 +25,9 @@ export interface SegModelOptions {
   auxLoss?: boolean;
 }
 
+const RESNET_SEG_OPTIONS = ['numClasses', 'inChannels', 'width'] as const;
+const resnetOpts = (o: SegModelOptions) => ({ numClasses: o.numClasses, inChannels: o.inChannels ?? 3, width: o.width ?? 64 });
+
 interface Entry { build: (o: SegModelOptions) => Module; options: readonly (keyof SegModelOptions)[] }
 
 const SEG_MODELS = {
@@ -30,6 +35,12 @@ const SEG_MODELS = {
     build: (o: SegModelOptions) => lrasppMobileNetV3Large({ numClasses: o.numClasses, inChannels: o.inChannels ?? 3, ...(o.widthMult ? { widthMult: o.widthMult } : {}) }),
     options: ['numClasses', 'inChannels', 'widthMult'],
   },
+  // U-Net on torchvision's ResNet (smp.Unet's decoder; H, W divisible by 32): heads/unet.ts.
+  unet_resnet18: { build: (o: SegModelOptions) => unetResNet18(resnetOpts(o)), options: RESNET_SEG_OPTIONS },
+  unet_resnet34: { build: (o: SegModelOptions) => unetResNet34(resnetOpts(o)), options: RESNET_SEG_OPTIONS },
+  // Semantic FPN (mmseg's "fpn", configs/_base_/models/fpn_r50.py): heads/fpn_head.ts.
+  fpn_resnet18: { build: (o: SegModelOptions) => fpnResNet18(resnetOpts(o)), options: RESNET_SEG_OPTIONS },
+  fpn_resnet50: { build: (o: SegModelOptions) => fpnResNet50(resnetOpts(o)), options: RESNET_SEG_OPTIONS },
 } satisfies Record<string, Entry>;
 
 export type SegModelName = keyof typeof SEG_MODELS;

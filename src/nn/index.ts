@@ -4,7 +4,7 @@ export { Parameter, parameter, buffer } from './parameter.js';
 export { Conv2d, ConvTranspose2d, type Conv2dOptions } from './layers/conv.js';
 export { Linear, Identity, Flatten } from './layers/linear.js';
 export { BatchNorm2d, GroupNorm, LayerNorm, type BatchNormOptions } from './layers/norm.js';
-export { ReLU, ReLU6, SiLU, GELU, Sigmoid, Hardswish, Hardsigmoid, LeakyReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout, Upsample } from './layers/activation.js';
+export { ReLU, ReLU6, SiLU, GELU, Sigmoid, Hardswish, Hardsigmoid, LeakyReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout, Dropout2d, Upsample } from './layers/activation.js';
 export { Sequential, ModuleList, ModuleDict } from './layers/container.js';
 export * as init from './init.js';
 export * as functional from '../torch/functional.js';

@@ -132,6 +132,12 @@ export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
   return T(call(opId('aten::dropout'), handle(input, 'dropout input'), p, training));
 }
 
+/** F.dropout2d for [N, C, H, W] input: whole channels zeroed with probability p, the rest scaled by 1/(1-p) (aten::feature_dropout). */
+export function dropout2d(input: Tensor, p = 0.5, training = true): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout2d: p must be in [0, 1], got ${p}`);
+  return T(call(opId('aten::feature_dropout'), handle(input, 'dropout2d input'), p, training));
+}
+
 export function relu(input: Tensor): Tensor { return T(call(opId('aten::relu'), handle(input, 'relu input'))); }
 export function relu6(input: Tensor): Tensor { return T(call(opId('aten::hardtanh'), handle(input, 'relu6 input'), 0, 6)); }
 export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor { return T(call(opId('aten::leaky_relu'), handle(input, 'leakyRelu input'), negativeSlope)); }

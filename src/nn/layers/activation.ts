@@ -39,6 +39,14 @@ export class Dropout extends Module {
   }
   forward(x: Tensor): Tensor { return this.training && this.p > 0 ? F.dropout(x, this.p, true) : x; }
 }
+/** nn.Dropout2d: whole channels dropped (mmseg's decode heads drop before conv_seg with it). */
+export class Dropout2d extends Module {
+  constructor(readonly p = 0.5) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`Dropout2d: p must be in [0, 1], got ${p}`);
+  }
+  forward(x: Tensor): Tensor { return this.training && this.p > 0 ? F.dropout2d(x, this.p, true) : x; }
+}
 export class Upsample extends Module {
   constructor(readonly opts: { size?: number | number[]; scaleFactor?: number | number[]; mode?: 'nearest' | 'bilinear'; alignCorners?: boolean }) { super(); }
   forward(x: Tensor): Tensor { return F.interpolate(x, this.opts); }

@@ -25,6 +25,8 @@ export const SEG_MODEL = obj({
   name: req(oneOf(...SEG_MODEL_NAMES)),
   /** MobileNetV3's width multiplier (torchvision width_mult; 1). */
   widthMult: opt(num(0.05, 4)),
+  /** ResNet's base width (64) of the ResNet models (unet_*, fpn_*). */
+  width: opt(num(1, 4096, true)),
   /** A safetensors state dict (torchvision's keys). */
   pretrained: opt(str),
 });

@@ -42,7 +42,7 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
     };
   },
   buildModel(cfg, info, log = () => {}) {
-    const model = buildSegmentationModel(cfg.model.name, { numClasses: info.classes.length, inChannels: info.inChannels, widthMult: cfg.model.widthMult });
+    const model = buildSegmentationModel(cfg.model.name, { numClasses: info.classes.length, inChannels: info.inChannels, widthMult: cfg.model.widthMult, width: cfg.model.width });
     if (cfg.model.pretrained) {
       // torchvision's keys; the class-score layers of another number of classes are skipped (fine-tuning).
       const r = loadPretrained(model, cfg.model.pretrained, { strict: false });
