@@ -12,3 +12,4 @@ export {
 } from './backbones/mobilenet_v3.js';
 export { LRASPP, LRASPPHead, lrasppMobileNetV3Large, LRASPP_OPTION_KEYS, type LRASPPOptions } from './heads/lraspp.js';
 export { buildSegmentationModel, SEG_MODEL_NAMES, type SegModelName, type SegModelOptions } from './segmentation.js';
+export { loadBackbone, describeBackbone, backboneNaming, backboneKeyMap, type BackboneNaming, type BackboneTransferResult } from './backbone_transfer.js';
