@@ -47,7 +47,7 @@ test('the root exports each namespace, the same objects as its subpath, and the 
   named.forEach(([a, b], i) => assert.ok(typeof a === 'function' && a === b, `root export #${i}`));
   for (const f of [arsenal.metrics.scoreLogits, arsenal.losses.softmaxFocalLoss, arsenal.commands.selectConfident, arsenal.commands.stratifiedSplit, optim.SGD, nn.Conv2d, F.crossEntropy])
     assert.equal(typeof f, 'function');
-  assert.deepEqual(models.modelNames(), ['resnet18', 'resnet34', 'resnet50']);
+  assert.deepEqual(models.modelNames(), ['resnet18', 'resnet34', 'resnet50', 'mobilenet_v3_large']);
 });
 
 /** 96 images [1,16,16] in 3 classes, each class a brighter band in another third of the image: learnable, made in the test. */

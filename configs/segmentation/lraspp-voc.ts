@@ -8,6 +8,8 @@
 // measurements come with the segmentation issue's data generator).
 //   arsenal train configs/segmentation/lraspp-voc.ts --set data.root=/path/to/VOCdevkit/VOC2012
 //   arsenal test configs/segmentation/lraspp-voc.ts --set data.root=… --checkpoint work_dirs/lraspp-voc/best.safetensors --tta
+// The backbone from a classifier trained here (configs/segmentation/scenes-backbone.ts), at a tenth of the lr:
+//   --set model.backbonePretrained=work_dirs/scenes-backbone/best.safetensors --set optimizer.paramwise.customKeys.backbone.lrMult=0.1
 import type { Config } from '../../src/tasks/index.js';
 
 export const VOC_CLASSES = [

@@ -110,7 +110,7 @@ export async function planBudget(t: Trainer, budget: number | string): Promise<B
   let trainIps: number, evalIps: number;
   let model: Module | null = null, optimizer: Optimizer | null = null;
   try {
-    model = t.task.buildModel({ ...cfg, model: { ...cfg.model, pretrained: undefined } } as BaseConfig, t.info);
+    model = t.task.buildModel({ ...cfg, model: { ...cfg.model, pretrained: undefined, backbonePretrained: undefined } } as BaseConfig, t.info);
     if (cfg.train.channelsLast) model.toMemoryFormat('channelsLast');
     const loss = t.task.buildLoss(cfg, t.info, model, () => {});
     const lv = loss.multi.logVars;

@@ -33,7 +33,7 @@ export async function buildForEvaluation(cfg: BaseConfig, opts: { datasets?: { t
   const { mean, std } = Predictor.normalisation(cfg, channels);
   const predictor = new Predictor(task, cfg, resolveAmp(cfg.train.amp).amp, info, mean, std);
   // The weights come from the file: no pretrained weights to load first.
-  const model = task.buildModel({ ...cfg, model: { ...cfg.model, pretrained: undefined } }, info);
+  const model = task.buildModel({ ...cfg, model: { ...cfg.model, pretrained: undefined, backbonePretrained: undefined } }, info);
   if (cfg.train.channelsLast) model.toMemoryFormat('channelsLast');
   model.eval();
   const testLoader = new DataLoader(test, { batchSize: cfg.data.testBatchSize ?? cfg.data.batchSize * 2, shuffle: false, prefetch: cfg.data.prefetch });

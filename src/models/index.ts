@@ -15,3 +15,4 @@ export { FeaturePyramidNetwork, ExtraFPNBlock, LastLevelMaxPool, LastLevelP6P7, 
 export { FPNHead, ConvModule, SemanticFPN, fpnResNet18, fpnResNet50, SEMANTIC_FPN_OPTION_KEYS, type FPNHeadOptions, type SemanticFPNOptions } from './heads/fpn_head.js';
 export { UNet, UnetDecoder, DecoderBlock, unetResNet18, unetResNet34, UNET_OPTION_KEYS, UNET_DIVISOR, type UNetOptions } from './heads/unet.js';
 export { buildSegmentationModel, SEG_MODEL_NAMES, type SegModelName, type SegModelOptions } from './segmentation.js';
+export { loadBackbone, describeBackbone, backboneNaming, backboneKeyMap, type BackboneNaming, type BackboneTransferResult } from './backbone_transfer.js';

@@ -16,6 +16,9 @@ export const DATA = obj({
   longTail: opt(num(1, 1e6)),
   /** Evaluate on the first N test images only (quick runs). */
   testSubset: opt(num(1, 1e9, true)),
+  /** imagefolder: the sub-folders of root with the training and the test images ('train', 'test'; e.g. 'val'). */
+  trainSplit: opt(str),
+  testSplit: opt(str),
   /** imagefolder: resize to [H, W] and channels (1 or 3). */
   imageSize: opt(arr(num(1, 1e5, true), 2)),
   channels: opt(oneOf(1, 3)),
@@ -26,7 +29,10 @@ export const MODEL = obj({
   stem: opt(oneOf('imagenet', 'small')),
   width: opt(num(1, 4096, true)),
   zeroInitResidual: opt(bool),
+  /** Dropout before the classifier's last Linear: ResNet's (timm drop_rate; 0), MobileNetV3's (torchvision dropout; 0.2). */
   dropRate: opt(num(0, 1)),
+  /** MobileNetV3's width multiplier (torchvision width_mult; 1). */
+  widthMult: opt(num(0.05, 4)),
   /** A safetensors state dict (torchvision's keys or Arsenal's). */
   pretrained: opt(str),
 });

@@ -29,6 +29,8 @@ export const SEG_MODEL = obj({
   width: opt(num(1, 4096, true)),
   /** A safetensors state dict (torchvision's keys). */
   pretrained: opt(str),
+  /** A classifier's safetensors (mobilenet_v3_large's features.*, a ResNet's backbone.* or torchvision's conv1…layer4) loaded into the backbone, strictly (src/models/backbone_transfer.ts); pair with optimizer.paramwise.customKeys.backbone.lrMult (0.1). */
+  backbonePretrained: opt(str),
 });
 
 export const SEG_LOSS_TERM = obj({

@@ -12,7 +12,7 @@ import type { Tensor } from '../../torch/tensor.js';
 import { SegmentationMeter, type SegmentationMeterState } from '../../metrics/segmentation.js';
 import { mergeProbs, type Merge } from '../../infer/merge.js';
 import { segmentationFolder } from '../../data/segmentation_folder.js';
-import { buildSegmentationModel, loadPretrained, describePretrained } from '../../models/index.js';
+import { buildSegmentationModel, loadPretrained, describePretrained, loadBackbone, describeBackbone } from '../../models/index.js';
 import type { Meter, SegmentationTask } from '../task.js';
 import { SEGMENTATION, SEG_MERGES, segLossOptions, type SegmentationConfig } from './config.js';
 import { buildSegLoss, IGNORE } from './loss.js';
@@ -42,7 +42,10 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
     };
   },
   buildModel(cfg, info, log = () => {}) {
+    const { pretrained, backbonePretrained } = cfg.model;
+    if (pretrained && backbonePretrained) throw new TypeError('config: model.pretrained (a whole segmentation model) and model.backbonePretrained (a classifier\'s backbone) exclude each other; give one');
     const model = buildSegmentationModel(cfg.model.name, { numClasses: info.classes.length, inChannels: info.inChannels, widthMult: cfg.model.widthMult, width: cfg.model.width });
+    if (backbonePretrained) log(describeBackbone(backbonePretrained, loadBackbone(model, backbonePretrained)));
     if (cfg.model.pretrained) {
       // torchvision's keys; the class-score layers of another number of classes are skipped (fine-tuning).
       const r = loadPretrained(model, cfg.model.pretrained, { strict: false });
