@@ -29,7 +29,9 @@ const batchTricks = {
   'random-crop': [{ type: 'RandomCrop', padding: 12 }],
   'random-resized-crop': [{ type: 'RandomResizedCrop', size: 64, scale: [0.25, 1] }],
   'resize-keep-ratio': [{ type: 'Pad', padding: [0, 0, 32, 0] }, { type: 'Resize', size: [48, 64], keepRatio: true }],
+  'random-resize-crop': [{ type: 'RandomResizeCrop', cropSize: 64 }],
   'color-jitter': [{ type: 'ColorJitter', brightness: 0.6, contrast: 0.6 }],
+  'photometric-distortion': [{ type: 'PhotoMetricDistortion' }],
   'random-erasing': [{ type: 'RandomErasing', prob: 1, mode: 'pixel', scale: [0.05, 0.3] }],
   cutmix: [{ type: 'Mixup', mixupAlpha: 0, cutmixAlpha: 1, mode: 'elem' }],
 };

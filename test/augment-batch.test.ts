@@ -191,7 +191,7 @@ test('BatchPipeline: same seed, same batch; steps switch off for the last N epoc
   assert.ok(Math.abs(share(2) - 0.5) < 0.07, `epoch 2: ${share(2)}`);
   assert.equal(share(4), 1);
   assert.throws(() => new BatchPipeline([{ type: 'RandomFlip', rampEpochs: 0 }]), /augment\.train\[0\]\.rampEpochs: expected a value in \[1, 1000000\]/);
-  assert.throws(() => new BatchPipeline([{ type: 'Cutmix' }]), /augment\.train\[0\]\.type: unknown transform "Cutmix" \(expected one of RandomFlip, RandomCrop, RandomResizedCrop, Resize, Pad, ColorJitter, RandomErasing, Mixup\)/);
+  assert.throws(() => new BatchPipeline([{ type: 'Cutmix' }]), /augment\.train\[0\]\.type: unknown transform "Cutmix" \(expected one of RandomFlip, RandomCrop, RandomResizedCrop, RandomResizeCrop, Resize, Pad, ColorJitter, PhotoMetricDistortion, RandomErasing, Mixup\)/);
   assert.throws(() => new BatchPipeline([{ type: 'RandomFlip' }, { type: 'RandomErasing', probability: 0.5 }]), /augment\.train\[1\]\.probability: unknown key/);
   assert.throws(() => new BatchPipeline([{ type: 'RandomCrop', padding: -1 }]), /augment\.train\[0\]\.padding/);
   const base = { task: 'classification', data: { dataset: 'fashion-mnist', batchSize: 8 }, model: { name: 'resnet18' }, optimizer: { type: 'SGD', lr: 0.1 }, train: { epochs: 1 } };
@@ -267,14 +267,15 @@ test('RandomErasing with masks and boxes: masks become 255 exactly where erased;
   assert.ok(dropped > 0, 'no box was erased enough to be dropped: the test did not exercise the rule');
 });
 
-test('CutMix for segmentation pastes the partner mask with its pixels; MixUp with masks or boxes is refused', () => {
+test('CutMix for segmentation pastes the partner mask with its pixels; MixUp with masks needs mode batch; boxes are refused', () => {
   const b = scene(6, 16, 16, new Rng(5));
   const out = new Mixup({ mixupAlpha: 0, cutmixAlpha: 1, mode: 'elem' }).apply({ images: b.images, masks: b.masks }, ctx(3));
   const fromPartner = out.images.ne(b.images).any(1); // [N,H,W]
   assert.ok(fromPartner.any().item(), 'something was pasted');
   assert.ok(torch.where(fromPartner, out.masks!.eq(b.masks.flip(0)), true).all().item(), 'pasted pixels carry the partner mask');
   assert.ok(torch.where(fromPartner, true, out.masks!.eq(b.masks)).all().item(), 'the rest keeps its own mask');
-  assert.throws(() => new Mixup({ mixupAlpha: 1 }).apply({ images: b.images, masks: b.masks }, ctx(3)), /MixUp blend has no class mask/);
+  assert.throws(() => new Mixup({ mixupAlpha: 1, mode: 'elem' }).apply({ images: b.images, masks: b.masks }, ctx(3)), /MixUp with masks needs mode 'batch'/);
+  assert.equal(out.masks2, undefined, 'CutMix alone keeps one mask set');
   assert.throws(() => new Mixup({ cutmixAlpha: 1 }).apply({ images: b.images, boxes: b.boxes, boxLabels: b.boxLabels }, ctx(3)), /boxes cannot be mixed/);
 });
 

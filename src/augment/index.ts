@@ -6,7 +6,9 @@ export { Mixup, cutmixBox, softTargets, type MixupOptions, type MixParams } from
 export { RandomResizedCrop, Resize, resizedCropParams, type RandomResizedCropOptions, type ResizeOptions } from './batch/resized_crop.js';
 export { Pad, type PadOptions } from './batch/pad.js';
 export { ColorJitter, rgbToHsv, hsvToRgb, type ColorJitterOptions } from './batch/color.js';
-export { warpWindows, windowTheta, type Windows } from './batch/warp.js';
+export { RandomResizeCrop, resizedSize, pickCandidates, type RandomResizeCropOptions } from './batch/resize_crop.js';
+export { PhotoMetricDistortion, photometricDistort, type PhotoMetricDistortionOptions, type PhotoMetricParams } from './batch/photometric.js';
+export { warpWindows, windowTheta, sampleMasks, type Windows } from './batch/warp.js';
 export { rectMask, emptyRects, type Rects } from './batch/rect_mask.js';
 export { BatchPipeline, BATCH_TRANSFORMS, transformCheck, type TransformConfig } from './batch/pipeline.js';
 export * from './sample/types.js';

@@ -105,8 +105,10 @@ export interface PseudoOptions {
 }
 
 // ---- the next tasks' signatures (built in their own issues) -------------------------------------------
-/** Semantic segmentation: a class per pixel, 255 = ignore (mmseg). Output and prediction: scores [N,K,H,W]; targets: masks int64 [N,H,W]. */
-export type SegmentationTask<Cfg extends BaseConfig = BaseConfig> = Task<Cfg, Tensor, Tensor, Tensor>;
+/** Segmentation targets after MixUp (one λ per batch): the loss is λ·L(masks) + (1−λ)·L(masks2), term by term. */
+export interface MixedMasks { masks: Tensor; masks2: Tensor; lam: number }
+/** Semantic segmentation: a class per pixel, 255 = ignore (mmseg). Output and prediction: scores [N,K,H,W]; targets: masks int64 [N,H,W] (both mask sets and λ after MixUp). */
+export type SegmentationTask<Cfg extends BaseConfig = BaseConfig> = Task<Cfg, Tensor, Tensor | MixedMasks, Tensor>;
 /** Detections of one image: boxes float [M,4] xyxy in pixels, scores [M], labels int64 [M]. */
 export interface Detections { boxes: Tensor; scores: Tensor; labels: Tensor }
 /** Ground truth of one image; `ignore` marks VOC's difficult / COCO's crowd boxes. */

@@ -29,6 +29,8 @@ function slice(b: ImageBatch, start: number, len: number): ImageBatch {
   const out: ImageBatch = { images: b.images.narrow(0, start, len) };
   if (b.labels) out.labels = b.labels.narrow(0, start, len);
   if (b.masks) out.masks = b.masks.narrow(0, start, len);
+  if (b.masks2) out.masks2 = b.masks2.narrow(0, start, len);
+  if (b.lam) out.lam = b.lam.narrow(0, start, len);
   if (b.boxes) out.boxes = b.boxes.slice(start, start + len);
   if (b.boxLabels) out.boxLabels = b.boxLabels.slice(start, start + len);
   return out;
@@ -37,7 +39,7 @@ function slice(b: ImageBatch, start: number, len: number): ImageBatch {
 /** Runs `steps` (per-image transforms) over b in chunks of `per` images; images, labels and masks are copied into one output each. */
 export function applyByChunks(steps: BatchTransform[], b: ImageBatch, ctx: AugmentContext, per: number): ImageBatch {
   const n = b.images.shape[0];
-  const dense = ['images', 'labels', 'masks'] as const;
+  const dense = ['images', 'labels', 'masks', 'masks2', 'lam'] as const;
   const out: ImageBatch = { ...b };
   const boxes: Tensor[] = [], boxLabels: Tensor[] = [];
   for (let start = 0; start < n; start += per) {

@@ -53,11 +53,13 @@ export class RandomCrop implements BatchTransform {
     checkBoxes(b.boxes, b.boxLabels, n, 'RandomCrop');
     const o = this.draw(b.images, ctx);
     const out: ImageBatch = { ...b, images: this.cropImages(b.images, o, ctx) };
-    if (b.masks) {
-      const m = torch.full([n, 1, o.h, o.w], IGNORE_INDEX, { dtype: b.masks.dtype });
-      this.cutInto(b.masks.unsqueeze(1), m, o);
-      out.masks = m.squeeze(1);
-    }
+    const cutMasks = (masks: Tensor) => {
+      const m = torch.full([n, 1, o.h, o.w], IGNORE_INDEX, { dtype: masks.dtype });
+      this.cutInto(masks.unsqueeze(1), m, o);
+      return m.squeeze(1);
+    };
+    if (b.masks) out.masks = cutMasks(b.masks);
+    if (b.masks2) out.masks2 = cutMasks(b.masks2);
     if (b.boxes) {
       const kept = b.boxes.map((bx, i) => shiftClipFilter(bx, b.boxLabels![i], this.pad[0] - o.left[i], this.pad[2] - o.top[i], o.h, o.w, this.opts.minBoxSize ?? 1));
       out.boxes = kept.map((k) => k.boxes);

@@ -98,6 +98,7 @@ export class RandomErasing implements BatchTransform {
     for (const r of rects.slice(1)) erased = erased.logicalOr(rectMask(r, h, w));
     erased = erased.squeeze(1); // [N,H,W]
     if (b.masks) out.masks = b.masks.maskedFill(erased, IGNORE_INDEX);
+    if (b.masks2) out.masks2 = b.masks2.maskedFill(erased, IGNORE_INDEX);
     if (b.boxes) {
       const kept = b.boxes.map((bx, i) => {
         const share = erasedShare(erased.index(i), bx);

@@ -59,6 +59,7 @@ export class RandomFlip implements BatchTransform {
     const pick = drawFlips(n, this.prob, this.direction, ctx.rng);
     const out: ImageBatch = { ...b, images: flipWhere(b.images, pick, this.direction) };
     if (b.masks) out.masks = flipWhere(b.masks, pick, this.direction);
+    if (b.masks2) out.masks2 = flipWhere(b.masks2, pick, this.direction);
     if (b.boxes) {
       const hz = this.direction !== 'vertical', vt = this.direction !== 'horizontal';
       out.boxes = b.boxes.map((bx, i) => (pick[i] ? flipBoxes(bx, h, w, hz, vt) : bx));

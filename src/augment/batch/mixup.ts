@@ -11,8 +11,16 @@
 // smooths soft targets linearly, so the result equals timm's mixed smoothed
 // one-hots). Unlike timm (#1304), odd batch sizes work: the middle image is its
 // own partner. Segmentation: CutMix pastes the partner's mask region with its
-// pixels (torchvision #9215); a MixUp blend has no mask to give, so MixUp with
-// masks is refused, as are boxes (detection mixes with YOLOX's MixUp).
+// pixels (torchvision #9215); a MixUp blend keeps both mask sets: the batch
+// carries the partner's masks (`masks2`) and each image's λ (`lam`), and the
+// segmentation loss is λ·L(masks) + (1−λ)·L(masks2), term by term (the loss
+// side of timm's λ·y + (1−λ)·y', as mixup's loss λ·CE(y) + (1−λ)·CE(y') in
+// Zhang et al.'s code). Dice and Lovász are not sums over images, so that
+// split is exact only with one λ for the batch: MixUp with masks takes mode
+// 'batch' (timm's default). Whenever MixUp is on with masks, every batch
+// carries both (λ 1 and the same masks where unmixed or CutMix-ed), so the
+// loss runs the same terms each step. Boxes are refused (detection mixes
+// with YOLOX's MixUp).
 import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import type { Tensor } from '../../torch/tensor.js';
@@ -142,10 +150,18 @@ export class Mixup implements BatchTransform {
     const x = b.images;
     const [n, , h, w] = x.shape;
     if (b.boxes) throw new TypeError('Mixup: boxes cannot be mixed by timm-style MixUp/CutMix; use the detection MixUp (a dataset wrapper) for detection');
-    if (b.masks && this.opts.mixupAlpha > 0) throw new TypeError('Mixup: a MixUp blend has no class mask to give; for segmentation set mixupAlpha: 0 and use CutMix (cutmixAlpha or cutmixMinMax)');
+    const mixMasks = !!b.masks && this.opts.mixupAlpha > 0;
+    if (mixMasks && this.opts.mode !== 'batch') throw new TypeError(`Mixup: MixUp with masks needs mode 'batch' (one λ per batch: Dice and Lovász do not split over images), got mode '${this.opts.mode}'`);
+    if (b.masks2) throw new TypeError('Mixup: this batch is already MixUp-ed (it carries masks2); a second Mixup step cannot mix three mask sets');
     const p = this.params(n, h, w, ctx.rng);
     const labels = b.labels ? softTargets(b.labels, ctx.numClasses) : undefined;
-    if (p.lam.every((l) => l === 1)) return { ...b, labels };
+    // Segmentation MixUp: the weight of each image's own masks (1 where CutMix pasted the masks or nothing mixed).
+    const withMasks = (o: ImageBatch, mixed: boolean): ImageBatch => {
+      if (!mixMasks) return o;
+      const lam = Float32Array.from(p.lam, (l, i) => (mixed && !p.cutmix[i] ? l : 1));
+      return { ...o, masks2: lam.some((l) => l < 1) ? b.masks!.flip(0) : o.masks, lam: torch.tensor(lam) };
+    };
+    if (p.lam.every((l) => l === 1)) return withMasks({ ...b, labels }, false);
     const partner = x.flip(0);
     // MixUp images: x·λ + partner·(1−λ); CutMix images keep weight 1 outside the box and take the partner inside it.
     const mixW = Float32Array.from(p.lam, (l, i) => (p.cutmix[i] ? 1 : l));
@@ -161,7 +177,7 @@ export class Mixup implements BatchTransform {
       const lamT = torch.tensor(Float32Array.from(p.lam)).reshape(n, 1);
       out.labels = labels.mul(lamT).add(labels.flip(0).mul(lamT.rsub(1)));
     }
-    return out;
+    return withMasks(out, true);
   }
 }
 

@@ -46,6 +46,7 @@ export class Pad implements BatchTransform {
     const fill = torch.tensor(normalisedFill(this.opts.fill ?? 0, ctx, c), { dtype: 'float32' }).reshape(1, c, 1, 1).to({ dtype: b.images.dtype });
     const out: ImageBatch = { ...b, images: F.pad(b.images.sub(fill), pad).add(fill) };
     if (b.masks) out.masks = F.pad(b.masks, pad, 'constant', IGNORE_INDEX);
+    if (b.masks2) out.masks2 = F.pad(b.masks2, pad, 'constant', IGNORE_INDEX);
     if (b.boxes) {
       const shift = torch.tensor([pad[0], pad[2], pad[0], pad[2]], { dtype: 'float32' });
       out.boxes = b.boxes.map((bx) => bx.add(shift));

@@ -17,10 +17,14 @@ import { Mixup } from './mixup.js';
 import { RandomResizedCrop, Resize } from './resized_crop.js';
 import { Pad } from './pad.js';
 import { ColorJitter } from './color.js';
+import { RandomResizeCrop } from './resize_crop.js';
+import { PhotoMetricDistortion } from './photometric.js';
 import { type Check, fail, num, show } from '../../util/schema.js';
 
 type Ctor = { new (o: any): BatchTransform; schema: Check };
-export const BATCH_TRANSFORMS: Record<string, Ctor> = { RandomFlip, RandomCrop, RandomResizedCrop, Resize, Pad, ColorJitter, RandomErasing, Mixup };
+export const BATCH_TRANSFORMS: Record<string, Ctor> = {
+  RandomFlip, RandomCrop, RandomResizedCrop, RandomResizeCrop, Resize, Pad, ColorJitter, PhotoMetricDistortion, RandomErasing, Mixup,
+};
 
 export interface TransformConfig {
   type: string;

@@ -2,7 +2,7 @@
 // transforms read and write: images [N,C,H,W] float (normalised); for
 // classification, labels as class indices int64 [N] or soft targets float
 // [N,K] after MixUp/CutMix; for segmentation, masks int64 [N,H,W] (255 =
-// ignore); for detection, per image boxes float [M,4] xyxy in pixels and their
+// ignore; after MixUp also the partner's masks and λ); for detection, per image boxes float [M,4] xyxy in pixels and their
 // labels int64 [M]. Geometric transforms move masks and boxes with the pixels.
 import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
@@ -11,6 +11,10 @@ export interface ImageBatch {
   images: Tensor;
   labels?: Tensor;
   masks?: Tensor;
+  /** After MixUp on segmentation (mixup.ts): the partner's masks [N,H,W], moved and erased with the pixels like `masks`. */
+  masks2?: Tensor;
+  /** With masks2: each image's weight λ of its own masks, float32 [N]; the loss is λ·L(masks) + (1−λ)·L(masks2). */
+  lam?: Tensor;
   boxes?: Tensor[];
   boxLabels?: Tensor[];
 }

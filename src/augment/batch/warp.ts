@@ -29,6 +29,14 @@ export function windowTheta(win: Windows, inH: number, inW: number): Tensor {
   return torch.tensor(t).reshape(n, 2, 3);
 }
 
+/** Masks [N,H,W] sampled nearest at grid [N,h,w,2] (normalised input coordinates) → [N,h,w]; outside the image 255. */
+export function sampleMasks(masks: Tensor, grid: Tensor): Tensor {
+  const g = grid.to({ dtype: 'float32' });
+  const inside = g.abs().le(1 + 1e-6).all(3);
+  const m = F.gridSample(masks.unsqueeze(1).float(), g, { mode: 'nearest', paddingMode: 'border', alignCorners: false }).round().long().squeeze(1);
+  return m.maskedFill(inside.logicalNot(), IGNORE_INDEX);
+}
+
 /** Resamples the batch's windows to outH×outW: images bilinear (outside = fill, in 0–1 pixel units), masks nearest (outside = 255), boxes mapped, clipped and filtered. */
 export function warpWindows(b: ImageBatch, win: Windows, outH: number, outW: number, ctx: AugmentContext, opts: { fill?: number | number[]; mode?: 'bilinear' | 'nearest'; minBoxSize?: number } = {}): ImageBatch {
   const [n, c, h, w] = b.images.shape;
@@ -38,11 +46,8 @@ export function warpWindows(b: ImageBatch, win: Windows, outH: number, outW: num
   const inside = grid.abs().le(1 + 1e-6).all(3).unsqueeze(1);
   const sampled = F.gridSample(b.images, grid, { mode: opts.mode ?? 'bilinear', paddingMode: 'border', alignCorners: false });
   const out: ImageBatch = { ...b, images: torch.where(inside, sampled, fill.expandAs(sampled)) };
-  if (b.masks) {
-    const g = grid.to({ dtype: 'float32' });
-    const m = F.gridSample(b.masks.unsqueeze(1).float(), g, { mode: 'nearest', paddingMode: 'border', alignCorners: false }).round().long();
-    out.masks = m.maskedFill(inside.logicalNot(), IGNORE_INDEX).squeeze(1);
-  }
+  if (b.masks) out.masks = sampleMasks(b.masks, grid);
+  if (b.masks2) out.masks2 = sampleMasks(b.masks2, grid);
   if (b.boxes) {
     const kept = b.boxes.map((bx, i) => {
       if (bx.shape[0] === 0) return { boxes: bx, labels: b.boxLabels![i] };

@@ -1,7 +1,7 @@
 // Semantic segmentation as a Task: a class per pixel, 255 = ignore (mmseg).
 // Output and prediction: scores [N,K,H,W] at the input's size (after a TTA or
 // ensemble merge, the log of the merged probabilities); targets: masks int64
-// [N,H,W]. Metrics: mmseg's IoUMetric streamed over the test set (mIoU, the
+// [N,H,W], or after MixUp both mask sets and λ (./loss.ts mixes each term). Metrics: mmseg's IoUMetric streamed over the test set (mIoU, the
 // primary metric; aAcc, mAcc, mDice, mFscore), accumulated per class over the
 // whole dataset. TTA views are inverted pixel by pixel (a flipped prediction
 // flipped back) and merged as probabilities, as mmseg's TTA does; ensembles
@@ -13,15 +13,18 @@ import { SegmentationMeter, type SegmentationMeterState } from '../../metrics/se
 import { mergeProbs, type Merge } from '../../infer/merge.js';
 import { segmentationFolder } from '../../data/segmentation_folder.js';
 import { buildSegmentationModel, loadPretrained, describePretrained, loadBackbone, describeBackbone } from '../../models/index.js';
-import type { Meter, SegmentationTask } from '../task.js';
+import type { Meter, MixedMasks, SegmentationTask } from '../task.js';
 import { SEGMENTATION, SEG_MERGES, segLossOptions, type SegmentationConfig } from './config.js';
-import { buildSegLoss, IGNORE } from './loss.js';
+import { buildSegLoss, IGNORE, isMixed } from './loss.js';
 import { attachGradNorm } from '../grad_norm.js';
 
-class SegmentationTaskMeter implements Meter<Tensor, Tensor, SegmentationMeterState> {
+class SegmentationTaskMeter implements Meter<Tensor, Tensor | MixedMasks, SegmentationMeterState> {
   private readonly m: SegmentationMeter;
   constructor(numClasses: number) { this.m = new SegmentationMeter(numClasses, { ignoreIndex: IGNORE }); }
-  update(scores: Tensor, masks: Tensor): void { torch.noGrad(() => torch.scope(() => this.m.update(scores, masks))); }
+  update(scores: Tensor, masks: Tensor | MixedMasks): void {
+    if (isMixed(masks)) throw new TypeError('segmentation: the metric takes one mask per image, not MixUp-ed targets');
+    torch.noGrad(() => torch.scope(() => this.m.update(scores, masks)));
+  }
   compute(): Record<string, number> { return { ...this.m.compute() }; }
   state(): SegmentationMeterState { return this.m.state(); }
   merge(s: SegmentationMeterState): void { this.m.merge(s); }
@@ -63,7 +66,11 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
   batchTargets: (b) => ({ masks: b.masks }),
   targets(b) {
     if (!b.masks) throw new TypeError('segmentation: the batch has no masks');
-    return b.masks;
+    if (!b.masks2) return b.masks;
+    // MixUp (mode 'batch'): one λ for the batch.
+    const lam = b.lam ? Array.from(b.lam.toArray() as number[]) : [];
+    if (lam.length !== b.masks.shape[0] || lam.some((l) => l !== lam[0])) throw new TypeError(`segmentation: MixUp-ed masks need one λ per image, all equal (mode 'batch'), got [${lam}]`);
+    return { masks: b.masks, masks2: b.masks2, lam: lam[0] };
   },
   decode: (scores) => scores,
   meter: (_cfg, info) => new SegmentationTaskMeter(info.classes.length),

@@ -7,21 +7,31 @@
 // normaliser (pixels, or their weights) that goes through the LossContext, so
 // that with several processes each divides its sum by the normaliser averaged
 // over them (mmdet/mmseg reduce_mean); Dice and Lovász are ratios over a
-// shard, per process as in mmseg.
+// shard, per process as in mmseg. After MixUp (targets { masks, masks2, λ })
+// each term is λ·T(masks) + (1−λ)·T(masks2): the weighted sum of the term on
+// each mask set, so CE, focal, Dice and Lovász all mix as mixup's loss does.
 import * as torch from '../../torch/index.js';
-import type { Tensor } from '../../torch/tensor.js';
+import { Tensor } from '../../torch/tensor.js';
 import { classWeights } from '../../losses/class_weights.js';
 import { softmaxFocalLoss } from '../../losses/focal.js';
 import { diceLoss } from '../../losses/dice.js';
 import { lovaszSoftmax } from '../../losses/lovasz.js';
 import { segCrossEntropy, segCrossEntropyNormaliser } from '../../losses/seg_cross_entropy.js';
 import { MultiLoss } from '../../losses/multi_loss.js';
-import { SINGLE_PROCESS, type LossContext, type TaskLoss } from '../task.js';
+import { SINGLE_PROCESS, type LossContext, type MixedMasks, type TaskLoss } from '../task.js';
 import type { SegLossConfig } from './config.js';
 
 export const IGNORE = 255;
 
-export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: string[], ctx: LossContext = SINGLE_PROCESS): TaskLoss<Tensor, Tensor> & { classWeight: number[] | null } {
+export type SegTargets = Tensor | MixedMasks;
+export const isMixed = (y: SegTargets): y is MixedMasks => !(y instanceof Tensor);
+
+/** A term on masks made a term on MixUp-ed targets too: λ·T(x, masks) + (1−λ)·T(x, masks2). */
+function mixable(fn: (x: Tensor, y: Tensor) => Tensor): (x: Tensor, y: SegTargets) => Tensor {
+  return (x, y) => (isMixed(y) ? fn(x, y.masks).mul(y.lam).add(fn(x, y.masks2).mul(1 - y.lam)) : fn(x, y));
+}
+
+export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: string[], ctx: LossContext = SINGLE_PROCESS): TaskLoss<Tensor, SegTargets> & { classWeight: number[] | null } {
   const k = classes.length;
   let cw: number[] | null = null;
   if (l.classWeight !== undefined) {
@@ -40,7 +50,7 @@ export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: s
   const terms = (l.terms ?? [{ type: 'CrossEntropyLoss' as const }]).map((t) => ({
     name: t.name ?? t.type,
     weight: t.weight,
-    fn: t.type === 'CrossEntropyLoss'
+    fn: mixable(t.type === 'CrossEntropyLoss'
       ? (x: Tensor, y: Tensor) => (single ? segCrossEntropy(x, y, ce) : segCrossEntropy(x, y, { ...ce, reduction: 'sum' }).div(ctx.averageOverProcesses(segCrossEntropyNormaliser(x, y, ce))))
       : t.type === 'FocalLoss'
         ? (x: Tensor, y: Tensor) => {
@@ -49,9 +59,9 @@ export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: s
         }
         : t.type === 'DiceLoss'
           ? (x: Tensor, y: Tensor) => diceLoss(x.float(), y, { ignoreIndex: IGNORE })
-          : (x: Tensor, y: Tensor) => lovaszSoftmax(x.float(), y, { ignoreIndex: IGNORE }),
+          : (x: Tensor, y: Tensor) => lovaszSoftmax(x.float(), y, { ignoreIndex: IGNORE })),
   }));
-  const multi = new MultiLoss<[Tensor, Tensor]>(terms, { weighting: l.weighting ?? 'fixed', gradNorm: l.gradNorm });
+  const multi = new MultiLoss<[Tensor, SegTargets]>(terms, { weighting: l.weighting ?? 'fixed', gradNorm: l.gradNorm });
   const describe: string[] = [`loss: ${terms.map((t) => `${t.name}×${t.weight ?? 1}`).join(' + ')} (${multi.weighting} weighting; cross-entropy normaliser ${l.normaliser ?? 'mmseg'}${l.avgNonIgnore ? ', avg_non_ignore' : ''})`];
   if (cw) describe.push(`class weights (${Array.isArray(l.classWeight) ? 'given' : l.classWeight}, from pixel counts): ${classes.map((c, i) => `${c} ${cw![i].toFixed(3)}`).join(', ')}`);
   return { multi, classWeight: cw, describe };
