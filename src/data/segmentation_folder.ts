@@ -181,7 +181,7 @@ export class SegmentationFolderDataset implements Dataset {
   /**
    * images uint8 [N,3,H,W], masks int64 [N,H,W] (255 = ignore), labels int64
    * zeros [N] (a placeholder: the Dataset interface has labels; segmentation
-   * has none per image), indices.
+   * has none per image), indices; with imageSize, also each image's stored [H, W] (`sizes`).
    */
   async getBatch(indices: number[]): Promise<Batch> {
     checkIndices(indices, this.length, WHO);
