@@ -162,3 +162,38 @@ test('arsenal eval-seg scores two folders of mask PNGs the mmseg way; a missing 
   writeFileSync(join(gt, 'c.png'), png([0, 0, 0, 0]));
   assert.match(run('eval-seg', '--pred', pred, '--gt', gt, '--num-classes', '2', '--work-dir', dir).stderr, /1 ground-truth masks have no prediction of the same name .*c\.png/);
 });
+
+test('segmentation from the command line: test writes pred_masks/ that eval-seg scores to the same metrics, and panels; augment overlays the masks', async () => {
+  const { writeMmsegSplit, SEG_CLASSES, BACKGROUND } = await import('./helpers/seg_folder.js');
+  const { writeFileSync } = await import('node:fs');
+  const sharp = (await import('sharp')).default;
+  const dir = tmp(), data = join(dir, 'data'), work = join(dir, 'work');
+  await writeMmsegSplit(data, 'train', ['a', 'b', 'c', 'd'], 1);
+  await writeMmsegSplit(data, 'val', ['e', 'f', 'g'], 2);
+  const cfg = join(dir, 'seg.mjs');
+  writeFileSync(cfg, `export default ${JSON.stringify({
+    task: 'segmentation', data: { dataset: 'mmseg', root: data, classes: SEG_CLASSES, batchSize: 2 }, model: { name: 'lraspp_mobilenet_v3_large', widthMult: 0.25 },
+    optimizer: { type: 'SGD', lr: 0.01 }, train: { epochs: 1, amp: 'fp32' },
+  })};\n`);
+  assert.equal(run('train', cfg, '--work-dir', work, '--quiet').status, 0);
+  const t = run('test', cfg, '--checkpoint', join(work, 'epoch_1.safetensors'), '--work-dir', work, '--panels', '2', '--set', 'inference={"mode":"slide","crop":[24,24],"stride":[16,16]}');
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /pred_masks: 3 palette PNGs .* arsenal eval-seg --pred .*pred_masks --gt <annotation folder> --num-classes 3/);
+  assert.match(t.stdout, /panels: 2 \(image \| truth \| prediction/);
+  for (const f of ['e.png', 'f.png']) assert.equal((await sharp(join(work, 'panels', f)).metadata()).width, 3 * 32, f);
+  assert.ok(!existsSync(join(work, 'panels', 'g.png')), '--panels 2');
+  const s = run('eval-seg', '--pred', join(work, 'pred_masks'), '--gt', join(data, 'ann_dir', 'val'), '--num-classes', '3', '--work-dir', work);
+  assert.equal(s.status, 0, s.stderr);
+  assert.deepEqual(JSON.parse(readFileSync(join(work, 'eval_seg.json'), 'utf8')).metrics, JSON.parse(readFileSync(join(work, 'test_metrics.json'), 'utf8')).metrics);
+
+  // augment: masks blended at 50% in the VOC colours — the first row is ignore (224, 224, 192), the pixel below it background (black).
+  const grid = join(dir, 'grid.png');
+  const a = run('augment', cfg, '--out', grid, '--n', '4');
+  assert.equal(a.status, 0, a.stderr);
+  const { data: px, info } = await sharp(grid).raw().toBuffer({ resolveWithObject: true });
+  assert.equal(info.width, 2 * (32 * 4 + 2));
+  const at = (y: number, x: number) => [...px.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
+  const blend = (c: number[]) => c.map((v) => Math.round((BACKGROUND + v) / 2));
+  assert.deepEqual(at(1, 1), blend([224, 224, 192]));
+  assert.deepEqual(at(5, 5), blend([0, 0, 0]));
+});

@@ -1,6 +1,8 @@
 // Pictures of augmented batches: a grid of images (normalisation undone,
-// scaled up by nearest neighbour), masks overlaid in a class palette (ignore =
-// 255 in grey), boxes outlined in their class colour; written as PNG through
+// scaled up by nearest neighbour), masks overlaid in a class palette (by
+// default class 0 left clear, class k in box colour k − 1 as the scenes draw
+// them, ignore = 255 in grey; or a given 256-colour palette such as VOC's,
+// every class blended), boxes outlined in their class colour; written as PNG through
 // sharp, atomically. Tensor operations over the batch; the only loop is over
 // boxes (a few slices each).
 import * as torch from '../torch/index.js';
@@ -15,7 +17,10 @@ export interface GridOptions {
   cols?: number;
   /** Nearest-neighbour magnification (default: 4 below 64 pixels, 2 below 128, else 1). */
   scale?: number;
+  /** Opacity of the mask colours (0.45; 0.5 with a maskPalette). */
   maskAlpha?: number;
+  /** 256 colours [r, g, b], index = class (e.g. data's vocPalette()): every pixel blended with its class colour. Default: the box colours, class 0 clear. */
+  maskPalette?: number[][];
   /** Pixels of white between tiles (2). */
   gap?: number;
 }
@@ -40,9 +45,12 @@ export function drawGrid(b: ImageBatch, o: GridOptions): { width: number; height
     if (c === 1) x = x.expand(n, 3, h, w);
     else if (c !== 3) throw new TypeError(`drawGrid: expected 1 or 3 channels, got ${c}`);
     if (b.masks) {
-      const palette = torch.tensor([[0, 0, 0], ...Array.from({ length: 254 }, (_, k) => classColour(k)), [128, 128, 128]], { dtype: 'float32' }); // class k ≥ 1 → colour k − 1
+      const own = o.maskPalette;
+      if (own !== undefined && !(Array.isArray(own) && own.length === 256 && own.every((c) => Array.isArray(c) && c.length === 3))) throw new TypeError('drawGrid: maskPalette must be 256 colours [r, g, b]');
+      const palette = torch.tensor(own ?? [[0, 0, 0], ...Array.from({ length: 254 }, (_, k) => classColour(k)), [128, 128, 128]], { dtype: 'float32' }); // default: class k ≥ 1 → colour k − 1
       const colours = palette.indexSelect(0, b.masks.clamp(0, 255).reshape(-1)).reshape(n, h, w, 3).permute(0, 3, 1, 2);
-      const a = torch.where(b.masks.eq(0), 0, o.maskAlpha ?? 0.45).float().unsqueeze(1);
+      const alpha = o.maskAlpha ?? (own ? 0.5 : 0.45);
+      const a = (own ? torch.full([n, h, w], alpha) : torch.where(b.masks.eq(0), 0, alpha)).float().unsqueeze(1);
       x = x.mul(a.rsub(1)).add(colours.mul(a));
     }
     if (scale > 1) x = F.interpolate(x, { scaleFactor: scale, mode: 'nearest' });

@@ -2,7 +2,9 @@
 // draws n training samples after the config's augment.sample steps (Mosaic,
 // YoloxMixUp, as the trainer runs them in epoch E) and augment.train pipeline. With
 // --scenes the samples are Fashion-MNIST scenes (boxes and masks, see
-// src/data/scenes.ts) so the boxes and masks can be checked by eye.
+// src/data/scenes.ts) so the boxes and masks can be checked by eye. A
+// dataset's masks (segmentation) are overlaid in the VOC palette at 50%, the
+// colours of `arsenal test`'s mask PNGs and panels.
 import { parseArgs, intFlag } from './args.js';
 import { loadConfig } from '../engine/load_config.js';
 import { getTask } from '../tasks/index.js';
@@ -15,6 +17,7 @@ import { sampleRng, wrapWithSampleSteps } from '../augment/sample/mix_dataset.js
 import { resizeSampleTo } from '../augment/sample/resize.js';
 import { drawGrid, writePng } from '../augment/draw.js';
 import { fashionMnist } from '../data/fashion_mnist.js';
+import { vocPalette } from '../data/palette.js';
 import { FashionMnistScenes } from '../data/scenes.js';
 
 export async function augmentCommand(argv: string[]): Promise<void> {
@@ -67,6 +70,7 @@ export async function augmentCommand(argv: string[]): Promise<void> {
   const steps = cfg.augment?.train ?? [];
   const pipeline = new BatchPipeline(steps);
   const result = pipeline.apply(batch, { rng, mean, std, numClasses }, epoch, cfg.train.epochs);
-  await writePng(out, drawGrid(result, { mean, std }));
+  // Scenes: masks in their boxes' colours; a dataset's masks in the VOC colours of `arsenal test`'s outputs.
+  await writePng(out, drawGrid(result, { mean, std, ...(p.flags.has('scenes') ? {} : { maskPalette: vocPalette() }) }));
   console.log(`wrote ${out}: ${n} samples after ${[...sampleSteps, ...steps].map((s) => s.type).join(', ') || 'no augmentation'} (seed ${seed}, epoch ${epoch})`);
 }

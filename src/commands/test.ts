@@ -1,6 +1,8 @@
 // `arsenal test`: a model's metrics on the test set from a weights file
 // (test_metrics.json in the work dir); with --tta, each view's metrics and
-// their merge from one forward per view and batch (test_metrics.md).
+// their merge from one forward per view and batch (test_metrics.md). A task
+// with a predictionWriter also writes its predictions in the same pass
+// (segmentation: pred_masks/ and panels/).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
@@ -17,20 +19,30 @@ export interface TestResult extends TrainResult {
   tta?: unknown;
 }
 
-export async function evaluateCheckpoint(cfg: BaseConfig, weightsFile: string, workDir: string, opts: { tta?: boolean; quiet?: boolean } = {}): Promise<TestResult> {
+export interface TestOptions {
+  tta?: boolean;
+  quiet?: boolean;
+  /** Write the task's prediction files (Task.predictionWriter), where it has one (default true). */
+  predictions?: boolean;
+  /** Pictures of the first N test images, where the task draws them (segmentation: 8). */
+  panels?: number;
+}
+
+export async function evaluateCheckpoint(cfg: BaseConfig, weightsFile: string, workDir: string, opts: TestOptions = {}): Promise<TestResult> {
   const t0 = performance.now();
   const log = opts.quiet ? () => {} : (m: string) => console.log(m);
   const e = await loadForEvaluation(cfg, weightsFile);
   try {
-    return await evaluateLoaded(e, cfg, weightsFile, workDir, log, t0, opts.tta);
+    return await evaluateLoaded(e, cfg, weightsFile, workDir, log, t0, opts);
   } finally {
     disposeEvalModel(e);
   }
 }
 
-async function evaluateLoaded(e: EvalModel, cfg: BaseConfig, weightsFile: string, workDir: string, log: (m: string) => void, t0: number, withTta?: boolean): Promise<TestResult> {
+async function evaluateLoaded(e: EvalModel, cfg: BaseConfig, weightsFile: string, workDir: string, log: (m: string) => void, t0: number, opts: TestOptions): Promise<TestResult> {
   const { task, model, predictor } = e;
-  const tta = withTta ? cfg.tta ?? DEFAULT_TTA : undefined;
+  const tta = opts.tta ? cfg.tta ?? DEFAULT_TTA : undefined;
+  const writer = opts.predictions === false ? undefined : task.predictionWriter?.(cfg, e.info, e.test, { workDir, panels: opts.panels });
   let metrics: Record<string, number>;
   let views: TestResult['views'];
   if (tta) {
@@ -42,13 +54,16 @@ async function evaluateLoaded(e: EvalModel, cfg: BaseConfig, weightsFile: string
       const targets = task.targets({ images: b.images, ...task.batchTargets(b) });
       const preds = predictor.predictViews(model, b.images, tta);
       preds.forEach((p, i) => meters[i].update(p, targets));
-      merged.update(task.merge(preds, { how: tta.merge }), targets);
+      const p = task.merge(preds, { how: tta.merge });
+      merged.update(p, targets);
+      writer?.write(b, p);
     });
     metrics = merged.compute();
     views = [...names.map((view, i) => ({ view, ...meters[i].compute() })), { view: `TTA (${tta.merge ?? task.merges[0]} of ${names.length} views)`, ...metrics }];
   } else {
-    metrics = await predictor.evaluate(model, e.testLoader);
+    metrics = await predictor.evaluate(model, e.testLoader, undefined, writer && ((b, p) => writer.write(b, p)));
   }
+  const written = writer ? await writer.close() : [];
   const result: TestResult = {
     task: cfg.task, dataset: (cfg.data as { dataset?: string }).dataset ?? 'custom', metrics: { ...metrics },
     primaryMetric: task.primaryMetric, headline: [...(task.headlineMetrics ?? [task.primaryMetric])], epochs: cfg.train.epochs, seed: cfg.seed ?? 42, amp: predictor.amp,
@@ -65,5 +80,6 @@ async function evaluateLoaded(e: EvalModel, cfg: BaseConfig, weightsFile: string
   if (tta) result.tta = tta;
   const shown = Object.entries(metrics).map(([k, v]) => `${metricLabel(k)} ${formatMetric(k, v)}`).join(', ');
   log(`test ${shown}${tta ? ` with TTA (${buildViews(tta).map((v) => v.name).join(', ')}; merge ${tta.merge ?? task.merges[0]})` : ''} — ${weightsFile}`);
+  for (const l of written) log(l);
   return result;
 }

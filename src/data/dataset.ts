@@ -12,6 +12,8 @@ export interface Batch {
   labels: Tensor;
   /** Segmentation class maps int64 [N,H,W] (docs/architecture.md §4; 255 = ignore); absent for classification. */
   masks?: Tensor;
+  /** Optional: each sample's [height, width] as stored, where the dataset resized it (segmentationFolder's imageSize), so predictions can go back to it. */
+  sizes?: [number, number][];
   indices: number[];
 }
 
@@ -22,6 +24,8 @@ export interface Dataset {
   classCounts(): number[];
   /** The samples at `indices` (dataset positions, repeats allowed) as one batch. */
   getBatch(indices: number[]): Batch | Promise<Batch>;
+  /** Optional: each sample's name, for outputs named after their inputs (a file's path under its split folder, without extension). */
+  readonly names?: readonly string[];
   /** Optional: every sample's class index, known without loading images (Subset uses it for classCounts). */
   readonly targets?: ArrayLike<number>;
   /** Optional: the epoch (1-based, as the trainer counts) the next batches belong to, for datasets whose samples change per epoch (src/augment/sample/mix_dataset.ts). DataLoader.setEpoch calls it. */
@@ -170,6 +174,12 @@ export class Subset implements Dataset {
       this._targets = Int32Array.from(this.indices, (i) => t[i]);
     }
     return this._targets;
+  }
+
+  /** The underlying samples' names, where it has them. */
+  get names(): string[] | undefined {
+    const n = this.dataset.names;
+    return n && this.indices.map((i) => n[i]);
   }
 
   classCounts(): number[] {

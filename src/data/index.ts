@@ -8,6 +8,7 @@ export { type Batch, type Dataset, TensorDataset, Subset } from './dataset.js';
 export { readIdx, idxTensor, type IdxDType } from './idx.js';
 export { FASHION_MNIST_CLASSES, fashionMnist } from './fashion_mnist.js';
 export { imageFolder, IMAGE_EXTENSIONS, type ImageFolderOptions } from './image_folder.js';
-export { readMaskPng, decodeMaskPng, type MaskPng } from './mask_png.js';
+export { readMaskPng, decodeMaskPng, encodeMaskPng, type MaskPng } from './mask_png.js';
+export { vocPalette } from './palette.js';
 export { segmentationFolder, SegmentationFolderDataset, SEG_IMAGE_EXTENSIONS, type SegmentationFolderOptions } from './segmentation_folder.js';
 export { DataLoader, type LoaderOptions } from './loader.js';

@@ -10,7 +10,8 @@
 // Anything else (RGB or RGBA, greyscale+alpha, 16-bit, 1/2/4-bit greyscale) is
 // refused with an error naming the file: its values are not class indices.
 import { readFileSync } from 'node:fs';
-import { decode, hasPngSignature } from 'fast-png';
+import { decode, encode, hasPngSignature } from 'fast-png';
+import { vocPalette } from './palette.js';
 
 export interface MaskPng {
   /** Class indices, row-major, height × width. */
@@ -80,4 +81,16 @@ export function readMaskPng(path: string): MaskPng {
     throw new Error(`readMaskPng: cannot read ${path}: ${(e as Error).message}`);
   }
   return decodeMaskPng(bytes, path);
+}
+
+/**
+ * A class map as an 8-bit palette PNG (VOC's SegmentationClass form: index = class, 255 = ignore), in the VOC
+ * colours unless a palette (up to 256 [r, g, b]) is given; readMaskPng reads the indices back.
+ */
+export function encodeMaskPng(m: MaskPng, palette: number[][] = vocPalette()): Uint8Array {
+  if (!(m.data instanceof Uint8Array) || !Number.isInteger(m.height) || !Number.isInteger(m.width) || m.height < 1 || m.width < 1 || m.data.length !== m.height * m.width) {
+    throw new TypeError(`encodeMaskPng: expected { data: Uint8Array of height × width, height, width }, got ${m.data?.length} values for ${m.height}x${m.width}`);
+  }
+  if (!Array.isArray(palette) || palette.length < 1 || palette.length > 256) throw new TypeError(`encodeMaskPng: palette must have 1 to 256 colours, got ${palette?.length}`);
+  return encode({ width: m.width, height: m.height, data: m.data, channels: 1, depth: 8, palette });
 }

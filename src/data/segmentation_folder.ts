@@ -87,14 +87,18 @@ export class SegmentationFolderDataset implements Dataset {
   /** Image files of the split, in order, and their masks. */
   readonly images: readonly string[];
   readonly masks: readonly string[];
+  /** Each sample's name: its mask's path under the split's annotation folder without '.png' (mmseg: the image's relative path and stem; VOC: the stem). */
+  readonly names: readonly string[];
   private readonly sharp: SharpModule;
   private readonly lut: Int32Array;
   private _counts: number[] | null = null;
 
-  constructor(sharp: SharpModule, images: string[], masks: string[], opts: { split: 'train' | 'val'; layout: 'mmseg' | 'voc'; classes: string[]; reduceZeroLabel: boolean; size: [number, number] | null }) {
+  constructor(sharp: SharpModule, images: string[], masks: string[], names: string[], opts: { split: 'train' | 'val'; layout: 'mmseg' | 'voc'; classes: string[]; reduceZeroLabel: boolean; size: [number, number] | null }) {
     this.sharp = sharp;
     this.images = Object.freeze(images.slice());
     this.masks = Object.freeze(masks.slice());
+    if (names.length !== images.length) throw new RangeError(`${WHO}: ${names.length} names for ${images.length} images`);
+    this.names = Object.freeze(names.slice());
     this.length = images.length;
     this.classes = opts.classes.slice();
     this.split = opts.split;
@@ -177,7 +181,7 @@ export class SegmentationFolderDataset implements Dataset {
   /**
    * images uint8 [N,3,H,W], masks int64 [N,H,W] (255 = ignore), labels int64
    * zeros [N] (a placeholder: the Dataset interface has labels; segmentation
-   * has none per image), indices.
+   * has none per image), indices; with imageSize, also each image's stored [H, W] (`sizes`).
    */
   async getBatch(indices: number[]): Promise<Batch> {
     checkIndices(indices, this.length, WHO);
@@ -204,7 +208,8 @@ export class SegmentationFolderDataset implements Dataset {
       let masks = stack(maps, 0).to('int64');
       if (this.reduceZeroLabel) masks = tensor(BigInt64Array.from(this.lut, (v) => BigInt(v))).indexSelect(0, masks.flatten()).view(n, h, w);
       const labels = zeros([n], { dtype: 'int64' });
-      return { images, masks, labels, indices: indices.slice() };
+      const sizes = this.size ? { sizes: loaded.map((l): [number, number] => [l.height, l.width]) } : {};
+      return { images, masks, labels, ...sizes, indices: indices.slice() };
     });
   }
 }
@@ -232,7 +237,7 @@ function checkOptions(opts: SegmentationFolderOptions): { split: 'train' | 'val'
   return { split, layout, classes, reduceZeroLabel, size };
 }
 
-async function mmsegFiles(root: string, split: string): Promise<{ images: string[]; masks: string[] }> {
+async function mmsegFiles(root: string, split: string): Promise<{ images: string[]; masks: string[]; names: string[] }> {
   const imgDir = join(root, 'img_dir', split);
   const annDir = join(root, 'ann_dir', split);
   if (!(await isDir(imgDir))) throw new Error(`${WHO}: ${imgDir} is not a folder (mmseg layout: ${join(root, 'img_dir', '{train,val}')} and ${join(root, 'ann_dir', '{train,val}')})`);
@@ -243,6 +248,7 @@ async function mmsegFiles(root: string, split: string): Promise<{ images: string
   const seen = new Map<string, string>();
   const images: string[] = [];
   const masks: string[] = [];
+  const names: string[] = [];
   for (const rel of rels) {
     const s = stem(rel);
     const other = seen.get(s);
@@ -252,11 +258,12 @@ async function mmsegFiles(root: string, split: string): Promise<{ images: string
     if (!maskSet.has(m)) throw new Error(`${WHO}: no mask for ${join(imgDir, rel)}: expected ${join(annDir, m)}`);
     images.push(join(imgDir, rel));
     masks.push(join(annDir, m));
+    names.push(s);
   }
-  return { images, masks };
+  return { images, masks, names };
 }
 
-async function vocFiles(root: string, split: string): Promise<{ images: string[]; masks: string[] }> {
+async function vocFiles(root: string, split: string): Promise<{ images: string[]; masks: string[]; names: string[] }> {
   const list = join(root, 'ImageSets', 'Segmentation', `${split}.txt`);
   let text: string;
   try {
@@ -284,7 +291,7 @@ async function vocFiles(root: string, split: string): Promise<{ images: string[]
     images.push(join(jpegDir, `${s}.jpg`));
     masks.push(join(segDir, `${s}.png`));
   }
-  return { images, masks };
+  return { images, masks, names: stems };
 }
 
 /**
@@ -299,7 +306,7 @@ export async function segmentationFolder(root: string, opts: SegmentationFolderO
   if (typeof root !== 'string' || root === '') throw new TypeError(`${WHO}: expected the dataset root folder path`);
   const o = checkOptions(opts);
   if (!(await isDir(root))) throw new Error(`${WHO}: ${root} is not a folder`);
-  const { images, masks } = o.layout === 'mmseg' ? await mmsegFiles(root, o.split) : await vocFiles(root, o.split);
+  const { images, masks, names } = o.layout === 'mmseg' ? await mmsegFiles(root, o.split) : await vocFiles(root, o.split);
   const sharp = await loadSharp();
-  return new SegmentationFolderDataset(sharp, images, masks, o);
+  return new SegmentationFolderDataset(sharp, images, masks, names, o);
 }

@@ -3,7 +3,9 @@
 // forward under the run's precision (bf16 autocast, fp32 output), the task's
 // decoding, test-time augmentation through the task's invert and merge, and
 // evaluation streamed batch by batch into the task's meter (nothing holds the
-// whole test set's outputs).
+// whole test set's outputs). What a prediction's forward is — one pass over
+// the batch, or the task's own (segmentation's sliding windows) — is the
+// task's `predict`.
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/tensor.js';
 import type { Module } from '../nn/module.js';
@@ -70,17 +72,23 @@ export class Predictor {
     return model.forward(x) as O;
   }
 
+  /** The model's output on normalised images when predicting: the task's `predict` (e.g. sliding windows) given this forward, or one forward. */
+  output<O = unknown>(model: Module, x: Tensor): O {
+    const forward = (c: Tensor) => this.forward(model, this.layout(c));
+    return (this.task.predict ? this.task.predict(forward, x, this.cfg) : forward(x)) as O;
+  }
+
   /** The task's prediction for a batch of images, merged over the TTA views when `tta` is given. */
   predictBatch(model: Module, images: Tensor, tta?: TtaOptions): unknown {
     const t = this.task;
-    if (!tta) return t.decode(this.forward(model, this.layout(this.normalise(images))));
+    if (!tta) return t.decode(this.output(model, this.normalise(images)));
     return t.merge(this.predictViews(model, images, tta), { how: tta.merge });
   }
 
-  /** Each TTA view's prediction, mapped back to the original frame (one batched forward per view). */
+  /** Each TTA view's prediction, mapped back to the original frame (one batched prediction per view: each view slid, where the task slides). */
   predictViews(model: Module, images: Tensor, tta: TtaOptions): unknown[] {
     const x = this.normalise(images);
-    return buildViews(tta).map((v) => this.task.invert(v, this.task.decode(this.forward(model, this.layout(v.apply(x))))));
+    return buildViews(tta).map((v) => this.task.invert(v, this.task.decode(this.output(model, v.apply(x)))));
   }
 
   /**
@@ -104,10 +112,14 @@ export class Predictor {
     }
   }
 
-  /** The task's metrics of a model over a loader (with TTA when given). */
-  async evaluate(model: Module, loader: DataLoader, tta?: TtaOptions): Promise<Record<string, number>> {
+  /** The task's metrics of a model over a loader (with TTA when given); `onBatch` sees each batch and its prediction (e.g. to write them). */
+  async evaluate(model: Module, loader: DataLoader, tta?: TtaOptions, onBatch?: (b: Batch, prediction: unknown) => void): Promise<Record<string, number>> {
     const meter = this.task.meter(this.cfg, this.info);
-    await Predictor.stream([model], loader, (b) => meter.update(this.predictBatch(model, b.images, tta), this.task.targets({ images: b.images, ...this.task.batchTargets(b) })));
+    await Predictor.stream([model], loader, (b) => {
+      const p = this.predictBatch(model, b.images, tta);
+      meter.update(p, this.task.targets({ images: b.images, ...this.task.batchTargets(b) }));
+      onBatch?.(b, p);
+    });
     torch.trimMemory(); // evaluation's activations are freed: give the heap back (the addon keeps it between steps)
     return meter.compute();
   }

@@ -42,7 +42,7 @@ export function validateConfig(cfg: unknown): asserts cfg is Config {
   getTask((cfg as BaseConfig).task).schema(cfg, 'config');
 }
 
-export type { Task, Meter, TaskLoss, DataInfo, LossContext, PseudoOptions, SegmentationTask, MixedMasks, DetectionTask, Detections, BoxTargets } from './task.js';
+export type { Task, Meter, TaskLoss, DataInfo, LossContext, PseudoOptions, PredictionWriter, PredictionOutputOptions, SegmentationTask, MixedMasks, DetectionTask, Detections, BoxTargets } from './task.js';
 export { SINGLE_PROCESS } from './task.js';
 export { classification, segmentation };
 export * from './classification/index.js';

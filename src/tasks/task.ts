@@ -84,6 +84,12 @@ export interface Task<Cfg extends BaseConfig = BaseConfig, Output = unknown, Tar
   batchTargets(batch: Batch): Omit<ImageBatch, 'images'>;
   /** The loss's targets from a (transformed) batch. */
   targets(batch: ImageBatch): Targets;
+  /**
+   * Optional: the model's output on a batch of normalised images [N,C,H,W] when predicting (evaluation, TTA views,
+   * ensembles, pseudo-labels); `forward` runs the model under the run's precision and layout. Absent: one forward of
+   * the whole batch. Segmentation slides windows here when its config asks (mmseg's test_cfg mode='slide').
+   */
+  predict?(forward: (x: Tensor) => Output, images: Tensor, cfg: Cfg): Output;
   /** The model's output (fp32) → this task's prediction (logits, a class map's scores, boxes). */
   decode(output: Output): Prediction;
   meter(cfg: Cfg, info: DataInfo): Meter<Prediction, Targets>;
@@ -93,6 +99,26 @@ export interface Task<Cfg extends BaseConfig = BaseConfig, Output = unknown, Tar
   merge(predictions: Prediction[], opts: { how?: MergeHow; weights?: number[] }): Prediction;
   /** Which predictions of an unlabelled pool to keep as pseudo-labels, and their targets. */
   selectPseudo(prediction: Prediction, opts: PseudoOptions): { indices: number[]; targets: Tensor };
+  /**
+   * Optional: files of a test set's predictions for `arsenal test` (segmentation: palette PNG masks and
+   * image | truth | prediction panels), fed batch by batch in the test pass.
+   */
+  predictionWriter?(cfg: Cfg, info: DataInfo, test: Dataset, opts: PredictionOutputOptions): PredictionWriter<Prediction>;
+}
+
+export interface PredictionOutputOptions {
+  /** The run's work dir; a task writes into its own folders under it. */
+  workDir: string;
+  /** Pictures of the first N test images (where the task draws any; default the task's). */
+  panels?: number;
+}
+
+/** Writes predictions as files while a test pass streams batches. */
+export interface PredictionWriter<Prediction = unknown> {
+  /** A loader batch (images as stored, its targets and dataset indices) and its prediction; synchronous, inside the batch's tensor scope (files may be finished by `close`). */
+  write(batch: Batch, prediction: Prediction): void;
+  /** Finishes the files; lines for the log saying what was written where. */
+  close(): Promise<string[]>;
 }
 
 export interface PseudoOptions {

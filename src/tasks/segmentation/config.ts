@@ -1,7 +1,8 @@
 // The segmentation config: the shared sections (src/config/sections.ts) plus
-// data (mmseg's or VOC's folder layout), model, loss and TTA; each type
+// data (mmseg's or VOC's folder layout), model, loss, TTA and inference
+// (whole image or sliding windows); each type
 // derived from its schema.
-import { arr, bool, num, obj, oneOf, opt, req, str, type Infer } from '../../util/schema.js';
+import { arr, as, bool, num, obj, oneOf, opt, req, str, type Infer } from '../../util/schema.js';
 import { SEG_MODEL_NAMES } from '../../models/segmentation.js';
 import { BASE_SHAPE, DATA_COMMON, LOSS_COMMON, lossSection, ttaSection } from '../../config/sections.js';
 
@@ -50,6 +51,24 @@ export const SEG_LOSS = obj({
   terms: opt(arr(SEG_LOSS_TERM)),
 });
 
+const PAIR = arr(num(1, 1e5, true), 2);
+const WHOLE = obj({ mode: req(oneOf('whole')) });
+const SLIDE = obj({
+  mode: req(oneOf('slide')),
+  /** [h, w] of a window (mmseg crop_size). */
+  crop: req(PAIR),
+  /** [h, w] between windows (mmseg stride); overlaps are averaged. */
+  stride: req(PAIR),
+});
+/**
+ * How evaluation runs the model (mmseg's model test_cfg): 'whole' (default) one forward per image, or 'slide' —
+ * windows of `crop` every `stride`, scores of overlapping windows averaged (src/infer/slide.ts). TTA views are each slid.
+ */
+export const SEG_INFERENCE = as<Infer<typeof WHOLE> | Infer<typeof SLIDE>>((v, p) => {
+  const mode = (v as { mode?: unknown } | null)?.mode;
+  (mode === 'slide' ? SLIDE : mode === 'whole' ? WHOLE : obj({ mode: req(oneOf('whole', 'slide')), crop: opt(PAIR), stride: opt(PAIR) }))(v, p);
+});
+
 /** Segmentation's TTA and ensemble merges: the (weighted) mean of probabilities (mmseg), of logits, the geometric mean, the maximum. */
 export const SEG_MERGES = ['mean', 'logits', 'gmean', 'max'] as const;
 
@@ -66,6 +85,7 @@ export const SEGMENTATION = obj({
   swa: B.swa,
   ema: B.ema,
   tta: opt(ttaSection(SEG_MERGES)),
+  inference: opt(SEG_INFERENCE),
   train: B.train,
 });
 

@@ -5,18 +5,21 @@
 // primary metric; aAcc, mAcc, mDice, mFscore), accumulated per class over the
 // whole dataset. TTA views are inverted pixel by pixel (a flipped prediction
 // flipped back) and merged as probabilities, as mmseg's TTA does; ensembles
-// merge the same way. Pseudo-masks keep the pixels whose confidence reaches
+// merge the same way. Evaluation runs the whole image or slides windows
+// (config `inference`, mmseg's test_cfg), each TTA view slid. Pseudo-masks keep the pixels whose confidence reaches
 // the threshold and mark the others 255.
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { SegmentationMeter, type SegmentationMeterState } from '../../metrics/segmentation.js';
 import { mergeProbs, type Merge } from '../../infer/merge.js';
+import { slideInference } from '../../infer/slide.js';
 import { segmentationFolder } from '../../data/segmentation_folder.js';
 import { buildSegmentationModel, loadPretrained, describePretrained, loadBackbone, describeBackbone } from '../../models/index.js';
 import type { Meter, MixedMasks, SegmentationTask } from '../task.js';
 import { SEGMENTATION, SEG_MERGES, segLossOptions, type SegmentationConfig } from './config.js';
 import { buildSegLoss, IGNORE, isMixed } from './loss.js';
 import { attachGradNorm } from '../grad_norm.js';
+import { segmentationWriter } from './outputs.js';
 
 class SegmentationTaskMeter implements Meter<Tensor, Tensor | MixedMasks, SegmentationMeterState> {
   private readonly m: SegmentationMeter;
@@ -72,11 +75,18 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
     if (lam.length !== b.masks.shape[0] || lam.some((l) => l !== lam[0])) throw new TypeError(`segmentation: MixUp-ed masks need one λ per image, all equal (mode 'batch'), got [${lam}]`);
     return { masks: b.masks, masks2: b.masks2, lam: lam[0] };
   },
+  // mmseg's test_cfg: mode 'whole' (one forward) or 'slide' (windows, overlaps averaged).
+  predict(forward, x, cfg) {
+    const i = cfg.inference;
+    return i?.mode === 'slide' ? slideInference(forward, x, { crop: i.crop, stride: i.stride }) : forward(x);
+  },
   decode: (scores) => scores,
   meter: (_cfg, info) => new SegmentationTaskMeter(info.classes.length),
   // A dense prediction moves with the pixels: the view's own inverse (flip back, shift back, resize back).
   invert: (view, scores) => view.invert(scores),
   merge: (scores, o) => mergeProbs(scores, { how: o.how as Merge | undefined, weights: o.weights }).clamp(1e-12).log(),
+  // arsenal test: palette PNG masks named as the ground truth's, and image | truth | prediction panels (./outputs.ts).
+  predictionWriter: (_cfg, info, test, o) => segmentationWriter(test, info.classes, o),
   selectPseudo(scores, o) {
     if (o.topK !== undefined || o.soft) throw new TypeError('segmentation: pseudo-masks take a per-pixel confidence threshold (no topK, no soft targets)');
     const probs = scores.softmax(1);
@@ -91,3 +101,4 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
 
 export { SEGMENTATION, SEG_MERGES, type SegmentationConfig } from './config.js';
 export { buildSegLoss } from './loss.js';
+export { segmentationWriter, DEFAULT_PANELS } from './outputs.js';
