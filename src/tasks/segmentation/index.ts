@@ -6,7 +6,7 @@
 // whole dataset. TTA views are inverted pixel by pixel (a flipped prediction
 // flipped back) and merged as probabilities, as mmseg's TTA does; ensembles
 // merge the same way. Pseudo-masks keep the pixels whose confidence reaches
-// the threshold and mark the others 255.
+// the threshold and mark the others 255 (./pseudo.ts).
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { SegmentationMeter, type SegmentationMeterState } from '../../metrics/segmentation.js';
@@ -17,6 +17,7 @@ import type { Meter, SegmentationTask } from '../task.js';
 import { SEGMENTATION, SEG_MERGES, segLossOptions, type SegmentationConfig } from './config.js';
 import { buildSegLoss, IGNORE } from './loss.js';
 import { attachGradNorm } from '../grad_norm.js';
+import { selectPseudoMasks, segmentationPseudo } from './pseudo.js';
 
 class SegmentationTaskMeter implements Meter<Tensor, Tensor, SegmentationMeterState> {
   private readonly m: SegmentationMeter;
@@ -66,17 +67,10 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
   // A dense prediction moves with the pixels: the view's own inverse (flip back, shift back, resize back).
   invert: (view, scores) => view.invert(scores),
   merge: (scores, o) => mergeProbs(scores, { how: o.how as Merge | undefined, weights: o.weights }).clamp(1e-12).log(),
-  selectPseudo(scores, o) {
-    if (o.topK !== undefined || o.soft) throw new TypeError('segmentation: pseudo-masks take a per-pixel confidence threshold (no topK, no soft targets)');
-    const probs = scores.softmax(1);
-    const [conf, cls] = [probs.amax(1), probs.argmax(1)];
-    const masks = torch.where(conf.ge(o.threshold ?? 0.9), cls, IGNORE);
-    // Images with at least one confident pixel.
-    const kept = masks.ne(IGNORE).reshape(masks.shape[0], -1).any(1);
-    const indices = (kept.toArray() as boolean[]).flatMap((k, i) => (k ? [i] : []));
-    return { indices, targets: masks.indexSelect(0, torch.tensor(Int32Array.from(indices)).long()) };
-  },
+  selectPseudo: selectPseudoMasks,
+  pseudo: segmentationPseudo,
 };
 
 export { SEGMENTATION, SEG_MERGES, type SegmentationConfig } from './config.js';
 export { buildSegLoss } from './loss.js';
+export { selectPseudoMasks, randomSplit, segmentationPseudo } from './pseudo.js';
