@@ -131,7 +131,9 @@ test("a student's set: the labelled images with their true masks, then the kept 
   assert.ok(b.masks!.narrow(0, 2, 2).equal(targets.long()), 'the pool images carry their pseudo-masks');
   assert.equal(b.masks!.dtype, 'int64');
   // Pixel counts over every sample (a repeated row counted each time), 255 not counted.
-  const expect = [0, 1, 2].map((c) => 2 * (labelled.classCounts()[c]) + torch.scope(() => targets.eq(c).sum().item()));
+  const count = (m: torch.Tensor, c: number) => torch.scope(() => m.eq(c).sum().item());
+  assert.deepEqual(labelled.classCounts(), [0, 1, 2].map((c) => count(truth.masks!, c)));
+  const expect = [0, 1, 2].map((c) => 2 * count(truth.masks!, c) + count(targets, c));
   assert.deepEqual(set.classCounts(), expect);
   torch.dispose([targets, truth.images, truth.masks!, truth.labels, lb.images, lb.masks!, lb.labels, b.images, b.masks!, b.labels, img.images, img.masks!, img.labels]);
   assert.throws(() => new MaskDataset(train, [0], torch.full([1, S, S], 3, { dtype: 'uint8' })), /label ≥ 3 that is not 255/);

@@ -104,7 +104,7 @@ export const classificationPseudo: PseudoLabelling<Tensor, Tensor, TensorDataset
     return {
       update(p, labels, indices) {
         logits.push(p.keep());
-        truth.push(labels.keep());
+        truth.push(labels.clone().keep()); // the batch's own tensors are freed after it
         positions.push(...indices);
       },
       finish() {
