@@ -90,7 +90,6 @@ async function pseudoLabelCommand(argv: string[]): Promise<void> {
     return n;
   };
   const cfg = await loadConfig(p.positional[0], p.sets);
-  if (cfg.task !== 'classification') throw new TypeError(`pseudo-label: implemented for classification; ${p.positional[0]} is a ${cfg.task} config`);
   const { pseudoLabel } = await import('./pseudo_label.js');
   const workDir = workDirFor(p.positional[0], p.flags.get('work-dir')) + (p.flags.get('work-dir') ? '' : '-pseudo-label');
   await pseudoLabel(cfg, {

@@ -1,11 +1,14 @@
 // Pseudo-labelling (Lee 2013; the self-training loop of Xie et al. 2020 without
 // noise): keep a share of the training labels, train a teacher on them, let it
-// label the rest (optionally with TTA), keep the confident predictions (a
-// probability threshold, or the top k per class so classes stay balanced), and
-// train a student on labelled + pseudo-labelled images, with hard or soft
-// labels; the student teaches the next round. Each round's test accuracy (and
-// how right the kept pseudo-labels were, since the pool's true labels are
-// known here) is printed as a table and written as pseudo_label.json / .md.
+// label the rest (optionally with TTA), keep the confident predictions, and
+// train a student on labelled + pseudo-labelled images; the student teaches the
+// next round. What is task-specific goes through the task's `pseudo`
+// (src/tasks/task.ts PseudoLabelling): how the labelled share is drawn (per
+// class; random images), what a pseudo-target is (a class or the teacher's
+// probabilities, by a threshold or the top k per class; a mask with 255 where
+// a pixel is not confident), how right the kept targets are (the pool's true
+// targets are known here) and the training set they make. Each round's test
+// metrics are printed as a table and written as pseudo_label.json / .md.
 // A teacher on a tenth of the data makes a tenth of the optimizer steps per
 // epoch: `teacherEpochs` trains it longer, and `control` adds a labelled-only
 // model trained for as many optimizer steps as the last student (or, when each
@@ -18,30 +21,26 @@
 // and size of Noisy Student: stronger augmentation, a wider model, more epochs).
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import * as torch from '../torch/index.js';
-import * as F from '../torch/functional.js';
-import type { Tensor } from '../torch/tensor.js';
-import { Rng } from '../data/rng.js';
-import { DataLoader, Subset, TensorDataset, type Dataset } from '../data/index.js';
+import { DataLoader, Subset, type Dataset } from '../data/index.js';
 import { Trainer } from '../engine/trainer.js';
 import { Predictor } from '../engine/predictor.js';
 import { applyOverrides } from '../config/overrides.js';
-import { getTask, validateConfig, type ClassificationConfig as Config } from '../tasks/index.js';
-import { checkSelection, selectConfident } from '../tasks/classification/pseudo.js';
+import { getTask, validateConfig, type Config, type PseudoSelection } from '../tasks/index.js';
+import { checkShare, selectConfident, stratifiedSplit } from '../tasks/classification/pseudo.js';
 import type { TtaOptions } from '../infer/tta.js';
 import { markdownTable, formatMetric } from '../util/table.js';
 import { writeReport } from './report.js';
 
-export { selectConfident };
+export { selectConfident, stratifiedSplit };
 
 export interface PseudoLabelOptions {
-  /** Share of the training set whose labels are kept (0.1), drawn per class with the seed. */
+  /** Share of the training set whose labels are kept (0.1), drawn with the seed (per class for classification). */
   labelledShare?: number;
-  /** Keep pool images whose top probability is at least this (0.9); ignored with topK. */
+  /** Keep predictions (pixels, for segmentation) whose top probability is at least this (0.9); ignored with topK. */
   threshold?: number;
-  /** Keep the k most confident pool images per predicted class instead of a threshold. */
+  /** Classification: keep the k most confident pool images per predicted class instead of a threshold. */
   topK?: number;
-  /** Train on the teacher's probabilities instead of its top class. */
+  /** Classification: train on the teacher's probabilities instead of its top class. */
   soft?: boolean;
   rounds?: number;
   /** Epochs of the first teacher (default: the config's train.epochs, like the students). */
@@ -63,24 +62,19 @@ export interface PseudoLabelOptions {
   quiet?: boolean;
 }
 
-export interface RoundRow { round: string; trainImages: number; pseudoLabels: number; pseudoLabelAccuracy: number | null; accuracy: number; balancedAccuracy: number; /** Optimizer steps (batches per epoch × epochs). */ steps: number }
-
-/** Indices of a per-class share of the dataset (stratified, seeded): [labelled, unlabelled]. */
-export function stratifiedSplit(ds: Dataset, share: number, seed: number): [number[], number[]] {
-  if (!(share > 0 && share < 1)) throw new RangeError(`pseudo-label: labelledShare must be in (0, 1), got ${share}`);
-  const t = ds.targets;
-  if (!t) throw new TypeError('pseudo-label: the training set does not expose its targets');
-  const byClass: number[][] = ds.classes.map(() => []);
-  for (let i = 0; i < t.length; i++) byClass[t[i]].push(i);
-  const rng = new Rng(Rng.derive(seed, 0x9e1));
-  const labelled: number[] = [], pool: number[] = [];
-  for (const idx of byClass) {
-    rng.shuffle(idx);
-    const k = Math.max(1, Math.round(idx.length * share));
-    labelled.push(...idx.slice(0, k));
-    pool.push(...idx.slice(k));
-  }
-  return [labelled.sort((a, b) => a - b), pool.sort((a, b) => a - b)];
+/**
+ * A row of the table: the images a model trained on, the pseudo-targets kept and how right they were
+ * (`pseudoLabelAccuracy` and the task's other quality keys; null for labelled-only rows), the optimizer steps,
+ * and the task's test metrics (classification: accuracy, balancedAccuracy; segmentation: mIoU, aAcc).
+ */
+export interface RoundRow {
+  round: string;
+  trainImages: number;
+  pseudoLabels: number;
+  pseudoLabelAccuracy: number | null;
+  /** Optimizer steps (batches per epoch × epochs). */
+  steps: number;
+  [key: string]: string | number | null;
 }
 
 /** How often the labelled images come in a student epoch so they are at least `share` of it (Arazo et al. 2020). */
@@ -89,16 +83,13 @@ export function labelRepeats(labelled: number, pseudo: number, share: number): n
   return Math.max(1, Math.ceil((share * pseudo) / ((1 - share) * labelled)));
 }
 
-/** The members' merged predictions over a loader (each model the one its row reports: the SWA average when the recipe has SWA), with TTA when given; the pool's predictions are kept whole because the selection (top k per class) is over all of them. */
-async function predictAll(members: Trainer[], loader: DataLoader, tta: TtaOptions | undefined): Promise<Tensor> {
+/** The members' merged predictions over a loader (each model the one its row reports: the SWA average when the recipe has SWA), with TTA when given, streamed batch by batch into `perBatch` with the batch's true targets and positions. */
+async function predictPool(members: Trainer[], loader: DataLoader, tta: TtaOptions | undefined, perBatch: (prediction: unknown, truth: unknown, indices: number[]) => void): Promise<void> {
   const task = members[0].task;
-  const parts: Tensor[] = [];
   await Predictor.stream(members.map((t) => t.finalModel), loader, (b) => {
-    parts.push((task.merge(members.map((t) => t.predictor.predictBatch(t.finalModel, b.images, tta)), { how: task.merges[0] }) as Tensor).keep());
+    const merged = task.merge(members.map((t) => t.predictor.predictBatch(t.finalModel, b.images, tta)), { how: task.merges[0] });
+    perBatch(merged, task.targets({ images: b.images, ...task.batchTargets(b) }), b.indices);
   });
-  const all = torch.scope(() => torch.cat(parts, 0).keep());
-  torch.dispose(parts);
-  return all;
 }
 
 /** The members' merged predictions scored on their test set, streamed. */
@@ -111,27 +102,10 @@ async function scoreMembers(members: Trainer[]): Promise<Record<string, number>>
   return meter.compute();
 }
 
-async function gather(ds: Dataset, indices: number[]): Promise<{ images: Tensor; labels: Tensor }> {
-  if (indices.length === 0) {
-    // Nothing passed the threshold: empty tensors of the right shape, so the student trains on the labelled images alone.
-    const one = await ds.getBatch([0]);
-    const out = torch.scope(() => ({ images: one.images.narrow(0, 0, 0).contiguous().keep(), labels: one.labels.narrow(0, 0, 0).contiguous().keep() }));
-    torch.dispose([one.images, one.labels]);
-    return out;
-  }
-  const parts: { images: Tensor; labels: Tensor }[] = [];
-  for (let s = 0; s < indices.length; s += 4096) {
-    const b = await ds.getBatch(indices.slice(s, s + 4096));
-    parts.push({ images: b.images, labels: b.labels });
-  }
-  const out = torch.scope(() => ({ images: torch.cat(parts.map((p) => p.images), 0).keep(), labels: torch.cat(parts.map((p) => p.labels), 0).keep() }));
-  torch.dispose(parts.flatMap((p) => [p.images, p.labels]));
-  return out;
-}
-
 export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<RoundRow[]> {
-  // The rounds split the labelled set per class and score pseudo-labels as class predictions: classification's.
-  if ((cfg as { task: string }).task !== 'classification') throw new TypeError(`pseudo-label: implemented for classification; config.task is '${String(cfg.task)}'`);
+  const task = getTask(cfg.task);
+  const pseudo = task.pseudo;
+  if (!pseudo) throw new TypeError(`pseudo-label: the task '${task.name}' does not implement pseudo-labelling (Task.pseudo)`);
   const seed = cfg.seed ?? 42;
   // Every option is checked before the teacher trains.
   const studentInit = o.studentInit ?? 'scratch';
@@ -142,7 +116,10 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   if (!(Number.isInteger(teacherEpochs) && teacherEpochs >= 1)) throw new RangeError(`pseudo-label: teacherEpochs must be a positive integer, got ${teacherEpochs}`);
   const nTeachers = o.teachers ?? 1;
   if (!(Number.isInteger(nTeachers) && nTeachers >= 1)) throw new RangeError(`pseudo-label: teachers must be a positive integer, got ${nTeachers}`);
-  checkSelection(o);
+  const share = o.labelledShare ?? 0.1;
+  checkShare(share);
+  const selection = { threshold: o.threshold, topK: o.topK, soft: o.soft };
+  pseudo.check(selection);
   const studentCfg: Config = structuredClone(cfg);
   if (o.student?.length) {
     applyOverrides(studentCfg, o.student, '--student-set');
@@ -152,17 +129,19 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
       throw new TypeError(`pseudo-label --student-set: the students' ${(e as Error).message}`);
     }
   }
-  const { train: full, test } = await getTask(cfg.task).datasets(cfg);
-  const [labIdx, poolIdx] = stratifiedSplit(full, o.labelledShare ?? 0.1, seed);
-  const k = full.classes.length;
-  const labelled = await gather(full, labIdx);
-  const labelledSet = new TensorDataset(labelled.images, labelled.labels, full.classes);
+  const { train: full, test } = await task.datasets(cfg);
+  const [labIdx, poolIdx] = pseudo.split(full, share, seed);
+  if (poolIdx.length === 0) throw new RangeError(`pseudo-label: labelledShare ${share} leaves no image of the ${full.length} in the unlabelled pool`);
+  const labelledSet: Dataset = await pseudo.labelled(full, labIdx);
   const pool = new Subset(full, poolIdx);
-  const poolTruth = torch.tensor(Int32Array.from(poolIdx, (i) => full.targets![i])).long().keep();
   const rows: RoundRow[] = [];
   const log = o.quiet ? () => {} : (m: string) => console.log(m);
+  const pick = (m: Record<string, number>) => Object.fromEntries(pseudo.metrics.map((c) => [c.key, m[c.key]]));
+  const noQuality = Object.fromEntries(pseudo.quality.map((c) => [c.key, null])) as { pseudoLabelAccuracy: null };
+  const row = (round: string, trainImages: number, metrics: Record<string, number>, steps: number, sel?: { kept: number; quality: PseudoSelection['quality'] }): RoundRow =>
+    ({ round, trainImages, pseudoLabels: sel?.kept ?? 0, ...(sel?.quality ?? noQuality), ...pick(metrics), steps });
   const fit = async (name: string, train: Dataset, epochs: number, init?: string, base: Config = cfg) => {
-    const c: Config = { ...base, train: { ...base.train, epochs }, model: init ? { ...base.model, pretrained: init } : base.model };
+    const c = { ...base, train: { ...base.train, epochs }, model: init ? { ...base.model, pretrained: init } : base.model } as Config;
     const workDir = join(o.workDir, name);
     const t = new Trainer(c, { workDir, quiet: o.quiet, resume: o.resume, datasets: { train, test } });
     const r = await t.fit();
@@ -170,7 +149,7 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     const final = existsSync(join(workDir, 'swa.safetensors')) ? join(workDir, 'swa.safetensors') : join(workDir, `epoch_${epochs}.safetensors`);
     return { t, r, final };
   };
-  log(`pseudo-label: ${labIdx.length} labelled images (${(100 * (o.labelledShare ?? 0.1)).toFixed(0)}% per class), ${poolIdx.length} in the unlabelled pool`);
+  log(`pseudo-label: ${labIdx.length} labelled images (${(100 * share).toFixed(0)}% ${pseudo.splitRule}), ${poolIdx.length} in the unlabelled pool`);
   // The trainer drops the last partial batch.
   const steps = (images: number, epochs: number, batchSize = cfg.data.batchSize) => Math.floor(images / batchSize) * epochs;
   // The first teacher: one labelled-only model, or an ensemble of them that differ in seed only.
@@ -180,40 +159,32 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     const member = await fit(nTeachers === 1 ? 'teacher' : `teacher_${i + 1}`, labelledSet, teacherEpochs, undefined, { ...cfg, seed: seed + i });
     teachers.push(member.t);
     if (i === 0) teacherWeights = member.final;
-    rows.push({ round: `teacher${nTeachers === 1 ? '' : ` ${i + 1} (seed ${seed + i})`} (labelled only, ${teacherEpochs} epochs)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: member.r.metrics.accuracy, balancedAccuracy: member.r.metrics.balancedAccuracy, steps: steps(labIdx.length, teacherEpochs) });
+    rows.push(row(`teacher${nTeachers === 1 ? '' : ` ${i + 1} (seed ${seed + i})`} (labelled only, ${teacherEpochs} epochs)`, labIdx.length, member.r.metrics, steps(labIdx.length, teacherEpochs)));
   }
   if (nTeachers > 1) {
     const s = await scoreMembers(teachers);
-    rows.push({ round: `teacher ensemble (${nTeachers} models, mean of probabilities)`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: s.accuracy, balancedAccuracy: s.balancedAccuracy, steps: nTeachers * steps(labIdx.length, teacherEpochs) });
+    rows.push(row(`teacher ensemble (${nTeachers} models, mean of probabilities)`, labIdx.length, s, nTeachers * steps(labIdx.length, teacherEpochs)));
   }
   // Steps that went into the model a fine-tuned student starts from (the first teacher's, then each student's).
   let chainSteps = steps(labIdx.length, teacherEpochs);
   const rounds = o.rounds ?? 1;
   for (let round = 1; round <= rounds; round++) {
+    // The pool is selected batch by batch: the task keeps what it needs of each (classification the logits, segmentation the kept masks).
     const loader = new DataLoader(pool, { batchSize: (cfg.data.testBatchSize ?? cfg.data.batchSize * 2), shuffle: false });
-    const predictions = await predictAll(teachers, loader, o.tta);
-    const { indices: keep, targets: chosen } = torch.scope(() => {
-      const r = teachers[0].task.selectPseudo(predictions, { threshold: o.threshold, topK: o.topK, soft: o.soft });
-      return { indices: r.indices, targets: r.targets.keep() };
-    });
-    predictions.dispose();
-    const keepT = torch.tensor(Int32Array.from(keep)).long().keep();
-    const hard = torch.scope(() => (o.soft ? chosen.argmax(1) : chosen.clone()).keep());
-    const right = keep.length ? torch.scope(() => hard.eq(poolTruth.indexSelect(0, keepT)).float().mean().item()) : null;
-    const imgs = await gather(pool, keep);
-    const images = torch.scope(() => torch.cat([labelled.images, imgs.images], 0).keep());
-    const labels = torch.scope(() => (o.soft ? torch.cat([F.oneHot(labelled.labels, k).float(), chosen], 0) : torch.cat([labelled.labels, hard], 0)).keep());
-    torch.dispose([imgs.images, imgs.labels, chosen, hard, keepT]);
-    const repeats = labelRepeats(labIdx.length, keep.length, minShare);
-    log(`round ${round}: kept ${keep.length} pseudo-labels (${right === null ? '—' : `${(100 * right).toFixed(1)}% right`}), ${o.soft ? 'soft' : 'hard'} labels${repeats > 1 ? `; the labelled images come ${repeats} times an epoch` : ''}`);
-    const both = new TensorDataset(images, labels, full.classes);
-    // The labelled images (rows 0..L-1 of `both`) `repeats` times, then the pseudo-labelled ones once.
-    const L = labIdx.length, order = Array.from({ length: repeats * L + keep.length }, (_, j) => (j < repeats * L ? j % L : j - (repeats - 1) * L));
-    const studentSet = repeats > 1 ? new Subset(both, order) : both;
+    const selector = pseudo.selector(selection);
+    await predictPool(teachers, loader, o.tta, (p, truth, indices) => selector.update(p, truth, indices));
+    const sel = selector.finish();
+    const kept = sel.indices.length;
+    const repeats = labelRepeats(labIdx.length, kept, minShare);
+    log(`round ${round}: kept ${kept} ${pseudo.unit} (${sel.summary})${repeats > 1 ? `; the labelled images come ${repeats} times an epoch` : ''}`);
+    // The labelled images (rows 0..L-1) `repeats` times, then the pseudo-labelled ones once.
+    const L = labIdx.length, order = repeats > 1 ? Array.from({ length: repeats * L + kept }, (_, j) => (j < repeats * L ? j % L : j - (repeats - 1) * L)) : null;
+    const studentSet = await pseudo.studentSet(full, labelledSet, poolIdx, sel, order, selection);
+    sel.targets.dispose();
     const studentEpochs = studentCfg.train.epochs;
     const student = await fit(`student_${round}`, studentSet, studentEpochs, studentInit === 'teacher' ? teacherWeights : undefined, studentCfg);
     const studentSteps = steps(studentSet.length, studentEpochs, studentCfg.data.batchSize);
-    rows.push({ round: `student ${round}`, trainImages: studentSet.length, pseudoLabels: keep.length, pseudoLabelAccuracy: right, accuracy: student.r.metrics.accuracy, balancedAccuracy: student.r.metrics.balancedAccuracy, steps: studentSteps });
+    rows.push(row(`student ${round}`, studentSet.length, student.r.metrics, studentSteps, { kept, quality: sel.quality }));
     chainSteps = studentInit === 'teacher' ? chainSteps + studentSteps : studentSteps;
     teachers = [student.t];
     teacherWeights = student.final;
@@ -223,15 +194,15 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
     // student's, or with studentInit 'teacher' the whole chain's (teacher and every student fine-tuned from it).
     const epochs = Math.max(1, Math.round(chainSteps / Math.max(1, steps(labIdx.length, 1))));
     const c = await fit('control', labelledSet, epochs);
-    rows.push({ round: `control: labelled only, ${epochs} epochs (the last model's ${studentInit === 'teacher' ? 'steps, teacher included' : 'steps'})`, trainImages: labIdx.length, pseudoLabels: 0, pseudoLabelAccuracy: null, accuracy: c.r.metrics.accuracy, balancedAccuracy: c.r.metrics.balancedAccuracy, steps: steps(labIdx.length, epochs) });
+    rows.push(row(`control: labelled only, ${epochs} epochs (the last model's ${studentInit === 'teacher' ? 'steps, teacher included' : 'steps'})`, labIdx.length, c.r.metrics, steps(labIdx.length, epochs)));
   }
-  report(rows, o.workDir, log);
+  report(rows, pseudo, o.workDir, log);
   return rows;
 }
 
-function report(rows: RoundRow[], workDir: string, log: (line: string) => void): void {
-  const pct = (v: number | null) => formatMetric('accuracy', v);
-  const md = markdownTable(['round', 'training images', 'pseudo-labels', 'pseudo-labels right', 'optimizer steps', 'test accuracy', 'balanced accuracy'],
-    rows.map((r) => [r.round, r.trainImages, r.pseudoLabels, pct(r.pseudoLabelAccuracy), r.steps, pct(r.accuracy), pct(r.balancedAccuracy)]));
+function report(rows: RoundRow[], pseudo: { unit: string; quality: readonly { key: string; header: string }[]; metrics: readonly { key: string; header: string }[] }, workDir: string, log: (line: string) => void): void {
+  const cell = (key: string, v: unknown) => formatMetric(key, v as number | null);
+  const md = markdownTable(['round', 'training images', pseudo.unit, ...pseudo.quality.map((c) => c.header), 'optimizer steps', ...pseudo.metrics.map((c) => c.header)],
+    rows.map((r) => [r.round, r.trainImages, r.pseudoLabels, ...pseudo.quality.map((c) => cell(c.key, r[c.key])), r.steps, ...pseudo.metrics.map((c) => cell(c.key, r[c.key]))]));
   writeReport(workDir, 'pseudo_label', md, rows, log);
 }

@@ -11,4 +11,5 @@ export { imageFolder, IMAGE_EXTENSIONS, type ImageFolderOptions } from './image_
 export { readMaskPng, decodeMaskPng, encodeMaskPng, type MaskPng } from './mask_png.js';
 export { vocPalette } from './palette.js';
 export { segmentationFolder, SegmentationFolderDataset, SEG_IMAGE_EXTENSIONS, type SegmentationFolderOptions } from './segmentation_folder.js';
+export { MaskDataset } from './mask_dataset.js';
 export { DataLoader, type LoaderOptions } from './loader.js';

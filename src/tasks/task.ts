@@ -104,6 +104,9 @@ export interface Task<Cfg extends BaseConfig = BaseConfig, Output = unknown, Tar
    * image | truth | prediction panels), fed batch by batch in the test pass.
    */
   predictionWriter?(cfg: Cfg, info: DataInfo, test: Dataset, opts: PredictionOutputOptions): PredictionWriter<Prediction>;
+  /** The rest of pseudo-labelling's rounds (`arsenal pseudo-label`); a task without it cannot be pseudo-labelled. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly pseudo?: PseudoLabelling<Prediction, Targets, any>;
 }
 
 export interface PredictionOutputOptions {
@@ -128,6 +131,59 @@ export interface PseudoOptions {
   topK?: number;
   /** Soft targets (the probabilities) instead of hard ones. */
   soft?: boolean;
+}
+
+/** A pool's pseudo-targets: which pool images are kept, their targets, and how right they are. */
+export interface PseudoSelection {
+  /** Pool positions kept (the pool loader's batch indices), ascending. */
+  indices: number[];
+  /** Their targets, one row per kept image (class indices or probabilities; masks uint8 with 255 = ignore); the caller disposes it. */
+  targets: Tensor;
+  /** Against the pool's true targets (known here): the share of kept targets that are right (null when none is kept), and the task's other measures. */
+  quality: { pseudoLabelAccuracy: number | null } & Record<string, number | null>;
+  /** One line for the log (how many were kept, how right). */
+  summary: string;
+}
+
+/** A selection streamed over the pool batch by batch, so that no pool-sized score tensor is held where the task can avoid it. */
+export interface PseudoSelector<Prediction, Targets> {
+  /** One pool batch: the (merged) prediction, the batch's true targets, and its pool positions. Called inside a memory scope: keep what is held. */
+  update(prediction: Prediction, truth: Targets, indices: number[]): void;
+  finish(): PseudoSelection;
+}
+
+/** A column of the pseudo-label table: a key of the row and its header. */
+export interface PseudoColumn { key: string; header: string }
+
+/**
+ * What pseudo-labelling's rounds (src/commands/pseudo_label.ts) ask of a task:
+ * how the labelled share is drawn, what a pseudo-target is, how the pool's
+ * pseudo-targets are scored against its true ones, and how a training set of
+ * labelled + pseudo-labelled images is made. `L` is the task's labelled set.
+ */
+export interface PseudoLabelling<Prediction, Targets, L extends Dataset = Dataset> {
+  /** What one kept pool image is called in the table: 'pseudo-labels', 'pseudo-masks'. */
+  readonly unit: string;
+  /** How the labelled share is drawn, for the log: 'per class', 'of the images'. */
+  readonly splitRule: string;
+  /** PseudoSelection.quality's columns (pseudoLabelAccuracy first). */
+  readonly quality: readonly PseudoColumn[];
+  /** The test metrics the table reports (keys of the task's meter). */
+  readonly metrics: readonly PseudoColumn[];
+  /** Throws on selection options this task cannot select with, before anything trains. */
+  check(opts: PseudoOptions): void;
+  /** The training set's positions as [labelled, pool], each ascending; a function of the seed. */
+  split(train: Dataset, share: number, seed: number): [number[], number[]];
+  /** The labelled images with their true targets, as a training set. */
+  labelled(train: Dataset, indices: number[]): Promise<L>;
+  selector(opts: PseudoOptions): PseudoSelector<Prediction, Targets>;
+  /**
+   * A student's training set: the labelled images, then the kept pool images
+   * (`pool` maps pool positions to training-set positions) with their
+   * pseudo-targets; rows `order` of that list when given (labelled images
+   * repeated). Copies what it keeps of `selection`.
+   */
+  studentSet(train: Dataset, labelled: L, pool: readonly number[], selection: PseudoSelection, order: number[] | null, opts: PseudoOptions): Promise<Dataset>;
 }
 
 // ---- the next tasks' signatures (built in their own issues) -------------------------------------------

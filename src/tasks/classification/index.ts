@@ -15,7 +15,7 @@ import { CLASSIFICATION, lossOptions, type ClassificationConfig } from './config
 import { buildDatasets } from './datasets.js';
 import { buildLoss } from './loss.js';
 import { attachGradNorm } from '../grad_norm.js';
-import { selectConfident } from './pseudo.js';
+import { selectPseudoLabels, classificationPseudo } from './pseudo.js';
 
 class ClassificationTaskMeter implements Meter<Tensor, Tensor, ClassificationMeterState> {
   private readonly m: ClassificationMeter;
@@ -61,17 +61,12 @@ export const classification: Task<ClassificationConfig, Tensor, Tensor, Tensor> 
   // An image-level prediction does not move with the pixels.
   invert: (_view, logits) => logits,
   merge: (logits, o) => mergeProbs(logits, { how: o.how as Merge | undefined, weights: o.weights }).clamp(1e-12).log(),
-  selectPseudo(logits, o) {
-    const probs = logits.softmax(1);
-    const indices = selectConfident(probs, o);
-    const keep = torch.tensor(Int32Array.from(indices)).long();
-    const chosen = probs.indexSelect(0, keep);
-    return { indices, targets: o.soft ? chosen : chosen.argmax(1) };
-  },
+  selectPseudo: selectPseudoLabels,
+  pseudo: classificationPseudo,
 };
 
 export { CLASSIFICATION, lossOptions, type ClassificationConfig } from './config.js';
 export type { DataConfig, ModelConfig, LossConfig, LossTermConfig } from './config.js';
 export { buildDatasets } from './datasets.js';
 export { buildLoss, type ClassificationLoss } from './loss.js';
-export { selectConfident } from './pseudo.js';
+export { selectConfident, stratifiedSplit, classificationPseudo } from './pseudo.js';

@@ -6,8 +6,9 @@
 // whole dataset. TTA views are inverted pixel by pixel (a flipped prediction
 // flipped back) and merged as probabilities, as mmseg's TTA does; ensembles
 // merge the same way. Evaluation runs the whole image or slides windows
-// (config `inference`, mmseg's test_cfg), each TTA view slid. Pseudo-masks keep the pixels whose confidence reaches
-// the threshold and mark the others 255.
+// (config `inference`, mmseg's test_cfg), each TTA view slid. Pseudo-masks
+// keep the pixels whose confidence reaches the threshold and mark the others
+// 255 (./pseudo.ts).
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { SegmentationMeter, type SegmentationMeterState } from '../../metrics/segmentation.js';
@@ -20,6 +21,7 @@ import { SEGMENTATION, SEG_MERGES, segLossOptions, type SegmentationConfig } fro
 import { buildSegLoss, IGNORE, isMixed } from './loss.js';
 import { attachGradNorm } from '../grad_norm.js';
 import { segmentationWriter } from './outputs.js';
+import { selectPseudoMasks, segmentationPseudo } from './pseudo.js';
 
 class SegmentationTaskMeter implements Meter<Tensor, Tensor | MixedMasks, SegmentationMeterState> {
   private readonly m: SegmentationMeter;
@@ -87,18 +89,11 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
   merge: (scores, o) => mergeProbs(scores, { how: o.how as Merge | undefined, weights: o.weights }).clamp(1e-12).log(),
   // arsenal test: palette PNG masks named as the ground truth's, and image | truth | prediction panels (./outputs.ts).
   predictionWriter: (_cfg, info, test, o) => segmentationWriter(test, info.classes, o),
-  selectPseudo(scores, o) {
-    if (o.topK !== undefined || o.soft) throw new TypeError('segmentation: pseudo-masks take a per-pixel confidence threshold (no topK, no soft targets)');
-    const probs = scores.softmax(1);
-    const [conf, cls] = [probs.amax(1), probs.argmax(1)];
-    const masks = torch.where(conf.ge(o.threshold ?? 0.9), cls, IGNORE);
-    // Images with at least one confident pixel.
-    const kept = masks.ne(IGNORE).reshape(masks.shape[0], -1).any(1);
-    const indices = (kept.toArray() as boolean[]).flatMap((k, i) => (k ? [i] : []));
-    return { indices, targets: masks.indexSelect(0, torch.tensor(Int32Array.from(indices)).long()) };
-  },
+  selectPseudo: selectPseudoMasks,
+  pseudo: segmentationPseudo,
 };
 
 export { SEGMENTATION, SEG_MERGES, type SegmentationConfig } from './config.js';
 export { buildSegLoss } from './loss.js';
 export { segmentationWriter, DEFAULT_PANELS } from './outputs.js';
+export { selectPseudoMasks, randomSplit, segmentationPseudo } from './pseudo.js';
