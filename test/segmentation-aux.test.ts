@@ -152,3 +152,16 @@ test('models.deeplabv3Resnet18 through the task: width, outputStride and auxLoss
   assert.deepEqual(m.stateDict()['backbone.conv1.weight'].shape, [8, 3, 7, 7]);
   m.dispose();
 });
+
+test("model.pretrained: a torchvision ResNet-18 classifier's state dict initialises the dilated backbone (dilation changes no shape); fc is skipped, the heads kept", () => {
+  const r18 = models.resnet18({ width: 8, numClasses: 10 });
+  const file = join(tmp(), 'r18.safetensors');
+  torch.safetensors.saveFile(r18.stateDict({ keys: 'torchvision' }), file);
+  const lines: string[] = [];
+  const cfg = { ...config(), model: { ...config().model, pretrained: file } };
+  const m = tasks.segmentation.buildModel(cfg, INFO, (l) => lines.push(l)) as models.DeepLabV3;
+  const n = Object.keys(r18.stateDict()).length - 2; // all but fc.weight, fc.bias
+  assert.match(lines.join('\n'), new RegExp(`loaded ${n} tensors; skipped fc\\.bias, fc\\.weight; not in the file \\(kept as initialised\\): classifier\\.`));
+  assert.ok(m.stateDict()['backbone.layer4.1.conv1.weight'].equal(r18.stateDict()['backbone.layer4.1.conv1.weight']));
+  for (const x of [m, r18]) x.dispose();
+});
