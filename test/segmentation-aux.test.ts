@@ -2,9 +2,11 @@
 // auxLoss; the auxiliary head's loss term (loss.auxWeight × its
 // cross-entropy, on `aux` of the training-mode { out, aux }); a
 // deeplabv3_resnet18 config with an aux head through the Trainer with EMA, SWA
-// (whose BatchNorm pass runs the model in training mode), TTA, bf16 autocast
-// and GradNorm, then `arsenal test --tta` on its checkpoint. The data is a tiny
-// mmseg layout written here. Assertions are on wiring and on losses
+// (whose BatchNorm pass runs the model in training mode), TTA and bf16
+// autocast where it runs (amp 'auto': the predictor casts { out, aux } to
+// fp32), then `arsenal test --tta` on its checkpoint; GradNorm with the aux
+// term; an ImageNet ResNet as the dilated backbone's pretrained weights. The
+// data is a tiny mmseg layout written here. Assertions are on wiring and on losses
 // constructed by hand, never on what a short run reaches.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -127,10 +129,11 @@ test("weighting 'gradnorm' with an aux head: balanced at the last layer both hea
   model.dispose();
 });
 
-test('deeplabv3_resnet18 with an aux head trains through the Trainer (EMA, SWA, TTA, bf16), logs the aux term, and its checkpoint evaluates with TTA', async () => {
+test('deeplabv3_resnet18 with an aux head trains through the Trainer (EMA, SWA, TTA, bf16 where it runs), logs the aux term, and its checkpoint evaluates with TTA', async () => {
   const dir = tmp();
-  const cfg: tasks.SegmentationConfig = { ...config(), swa: { start: 2, lr: 0.005 }, ema: { decay: 0.9 }, tta: { flips: ['h'] }, train: { epochs: 2, amp: 'bf16' } };
+  const cfg: tasks.SegmentationConfig = { ...config(), swa: { start: 2, lr: 0.005 }, ema: { decay: 0.9 }, tta: { flips: ['h'] }, train: { epochs: 2, amp: 'auto' } };
   const r = await new Trainer(cfg, { workDir: dir, quiet: true }).fit();
+  assert.equal(r.amp, torch.bf16Support().available ? 'bf16' : 'fp32');
   for (const k of ['mIoU', 'aAcc', 'emaMIoU', 'modelMIoU', 'ttaMIoU']) assert.equal(typeof r.metrics[k], 'number', k);
   const epochs = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.trainLoss !== undefined);
   assert.deepEqual(Object.keys(epochs[1].lossTerms), ['CrossEntropyLoss', 'DiceLoss', 'aux']);

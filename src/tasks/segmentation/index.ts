@@ -1,6 +1,7 @@
 // Semantic segmentation as a Task: a class per pixel, 255 = ignore (mmseg).
 // Output and prediction: scores [N,K,H,W] at the input's size (after a TTA or
-// ensemble merge, the log of the merged probabilities); targets: masks int64
+// ensemble merge, the log of the merged probabilities; in training, a model
+// with an auxiliary head gives { out, aux }, which only the loss reads); targets: masks int64
 // [N,H,W]. Metrics: mmseg's IoUMetric streamed over the test set (mIoU, the
 // primary metric; aAcc, mAcc, mDice, mFscore), accumulated per class over the
 // whole dataset. TTA views are inverted pixel by pixel (a flipped prediction
