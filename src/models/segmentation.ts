@@ -9,6 +9,7 @@ import type { Module } from '../nn/module.js';
 import { lrasppMobileNetV3Large } from './heads/lraspp.js';
 import { unetResNet18, unetResNet34 } from './heads/unet.js';
 import { fpnResNet18, fpnResNet50 } from './heads/fpn_head.js';
+import * as seg from './heads/segmentation_model.js';
 
 export interface SegModelOptions {
   /** Classes, background included. */
@@ -30,6 +31,8 @@ const resnetOpts = (o: SegModelOptions) => ({ numClasses: o.numClasses, inChanne
 
 interface Entry { build: (o: SegModelOptions) => Module; options: readonly (keyof SegModelOptions)[] }
 
+const DILATED_RESNET_OPTIONS = ['numClasses', 'inChannels', 'width', 'outputStride', 'auxLoss'] as const;
+
 const SEG_MODELS = {
   lraspp_mobilenet_v3_large: {
     build: (o: SegModelOptions) => lrasppMobileNetV3Large({ numClasses: o.numClasses, inChannels: o.inChannels ?? 3, ...(o.widthMult ? { widthMult: o.widthMult } : {}) }),
@@ -41,6 +44,14 @@ const SEG_MODELS = {
   // Semantic FPN (mmseg's "fpn", configs/_base_/models/fpn_r50.py): heads/fpn_head.ts.
   fpn_resnet18: { build: (o: SegModelOptions) => fpnResNet18(resnetOpts(o)), options: RESNET_SEG_OPTIONS },
   fpn_resnet50: { build: (o: SegModelOptions) => fpnResNet50(resnetOpts(o)), options: RESNET_SEG_OPTIONS },
+  // FCN and DeepLabV3 (torchvision's; the ResNet-18 ones dilated as mmseg's), with an optional aux head: heads/segmentation_model.ts.
+  fcn_resnet50: { build: seg.fcnResnet50, options: DILATED_RESNET_OPTIONS },
+  fcn_resnet101: { build: seg.fcnResnet101, options: DILATED_RESNET_OPTIONS },
+  fcn_resnet18: { build: seg.fcnResnet18, options: DILATED_RESNET_OPTIONS },
+  deeplabv3_resnet50: { build: seg.deeplabv3Resnet50, options: DILATED_RESNET_OPTIONS },
+  deeplabv3_resnet101: { build: seg.deeplabv3Resnet101, options: DILATED_RESNET_OPTIONS },
+  deeplabv3_resnet18: { build: seg.deeplabv3Resnet18, options: DILATED_RESNET_OPTIONS },
+  deeplabv3_mobilenet_v3_large: { build: seg.deeplabv3MobileNetV3Large, options: ['numClasses', 'inChannels', 'widthMult', 'auxLoss'] },
 } satisfies Record<string, Entry>;
 
 export type SegModelName = keyof typeof SEG_MODELS;

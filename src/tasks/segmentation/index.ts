@@ -1,6 +1,7 @@
 // Semantic segmentation as a Task: a class per pixel, 255 = ignore (mmseg).
 // Output and prediction: scores [N,K,H,W] at the input's size (after a TTA or
-// ensemble merge, the log of the merged probabilities); targets: masks int64
+// ensemble merge, the log of the merged probabilities; in training, a model
+// with an auxiliary head gives { out, aux }, which only the loss reads); targets: masks int64
 // [N,H,W], or after MixUp both mask sets and λ (./loss.ts mixes each term). Metrics: mmseg's IoUMetric streamed over the test set (mIoU, the
 // primary metric; aAcc, mAcc, mDice, mFscore), accumulated per class over the
 // whole dataset. TTA views are inverted pixel by pixel (a flipped prediction
@@ -50,10 +51,10 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
     };
   },
   buildModel(cfg, info, log = () => {}) {
-    const { pretrained, backbonePretrained } = cfg.model;
-    if (pretrained && backbonePretrained) throw new TypeError('config: model.pretrained (a whole segmentation model) and model.backbonePretrained (a classifier\'s backbone) exclude each other; give one');
-    const model = buildSegmentationModel(cfg.model.name, { numClasses: info.classes.length, inChannels: info.inChannels, widthMult: cfg.model.widthMult, width: cfg.model.width });
-    if (backbonePretrained) log(describeBackbone(backbonePretrained, loadBackbone(model, backbonePretrained)));
+    const m = cfg.model;
+    if (m.pretrained && m.backbonePretrained) throw new TypeError('config: model.pretrained (a whole segmentation model) and model.backbonePretrained (a classifier\'s backbone) exclude each other; give one');
+    const model = buildSegmentationModel(m.name, { numClasses: info.classes.length, inChannels: info.inChannels, widthMult: m.widthMult, width: m.width, outputStride: m.outputStride, auxLoss: m.auxLoss });
+    if (m.backbonePretrained) log(describeBackbone(m.backbonePretrained, loadBackbone(model, m.backbonePretrained)));
     if (cfg.model.pretrained) {
       // torchvision's keys; the class-score layers of another number of classes are skipped (fine-tuning).
       const r = loadPretrained(model, cfg.model.pretrained, { strict: false });
@@ -63,7 +64,7 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
   },
   buildLoss(cfg, info, model, log, ctx) {
     const l = segLossOptions(cfg.loss);
-    const loss = buildSegLoss(l, info.classCounts, info.classes, ctx);
+    const loss = buildSegLoss(l, info.classCounts, info.classes, ctx, { auxLoss: cfg.model.auxLoss });
     for (const line of loss.describe) log(line);
     attachGradNorm(loss, model, cfg.model.name, l.gradNorm, log);
     return loss;
@@ -94,6 +95,6 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
 };
 
 export { SEGMENTATION, SEG_MERGES, type SegmentationConfig } from './config.js';
-export { buildSegLoss } from './loss.js';
+export { buildSegLoss, type SegOutput } from './loss.js';
 export { segmentationWriter, DEFAULT_PANELS } from './outputs.js';
 export { selectPseudoMasks, randomSplit, segmentationPseudo } from './pseudo.js';
