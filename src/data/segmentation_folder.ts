@@ -32,9 +32,11 @@ export interface SegmentationFolderOptions {
   reduceZeroLabel?: boolean;
   /** Output [height, width]: images resized bilinear, masks nearest (cv2's INTER_NEAREST / PyTorch's 'nearest': src = floor(dst · in/out)). Default: no resize (then a batch's images must share one size). */
   imageSize?: [number, number];
+  /** Only the first N images of the split, in file-name order (quick runs, small studies; the masks of the others are never read). */
+  limit?: number;
 }
 
-const OPTION_KEYS = ['split', 'layout', 'classes', 'reduceZeroLabel', 'imageSize'];
+const OPTION_KEYS = ['split', 'layout', 'classes', 'reduceZeroLabel', 'imageSize', 'limit'];
 
 async function isDir(p: string): Promise<boolean> {
   try {
@@ -214,12 +216,13 @@ export class SegmentationFolderDataset implements Dataset {
   }
 }
 
-function checkOptions(opts: SegmentationFolderOptions): { split: 'train' | 'val'; layout: 'mmseg' | 'voc'; classes: string[]; reduceZeroLabel: boolean; size: [number, number] | null } {
+function checkOptions(opts: SegmentationFolderOptions): { split: 'train' | 'val'; layout: 'mmseg' | 'voc'; classes: string[]; reduceZeroLabel: boolean; size: [number, number] | null; limit: number | null } {
   if (opts === null || typeof opts !== 'object') throw new TypeError(`${WHO}: options must be an object { split, layout, classes, reduceZeroLabel?, imageSize? }`);
   for (const k of Object.keys(opts)) {
     if (!OPTION_KEYS.includes(k)) throw new TypeError(`${WHO}: unknown option '${k}' (expected ${OPTION_KEYS.join(', ')})`);
   }
-  const { split, layout, classes, reduceZeroLabel = false, imageSize } = opts;
+  const { split, layout, classes, reduceZeroLabel = false, imageSize, limit } = opts;
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new TypeError(`${WHO}: limit must be a positive integer, got ${JSON.stringify(limit)}`);
   if (split !== 'train' && split !== 'val') throw new TypeError(`${WHO}: split must be 'train' or 'val', got ${JSON.stringify(split)}`);
   if (layout !== 'mmseg' && layout !== 'voc') throw new TypeError(`${WHO}: layout must be 'mmseg' or 'voc', got ${JSON.stringify(layout)}`);
   if (!Array.isArray(classes) || classes.length === 0 || !classes.every((c) => typeof c === 'string')) {
@@ -234,7 +237,7 @@ function checkOptions(opts: SegmentationFolderOptions): { split: 'train' | 'val'
     }
     size = [imageSize[0], imageSize[1]];
   }
-  return { split, layout, classes, reduceZeroLabel, size };
+  return { split, layout, classes, reduceZeroLabel, size, limit: limit ?? null };
 }
 
 async function mmsegFiles(root: string, split: string): Promise<{ images: string[]; masks: string[]; names: string[] }> {
@@ -308,5 +311,6 @@ export async function segmentationFolder(root: string, opts: SegmentationFolderO
   if (!(await isDir(root))) throw new Error(`${WHO}: ${root} is not a folder`);
   const { images, masks, names } = o.layout === 'mmseg' ? await mmsegFiles(root, o.split) : await vocFiles(root, o.split);
   const sharp = await loadSharp();
-  return new SegmentationFolderDataset(sharp, images, masks, names, o);
+  const n = Math.min(images.length, o.limit ?? images.length);
+  return new SegmentationFolderDataset(sharp, images.slice(0, n), masks.slice(0, n), names.slice(0, n), o);
 }

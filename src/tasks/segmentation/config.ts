@@ -17,6 +17,10 @@ export const SEG_DATA = obj({
   reduceZeroLabel: opt(bool),
   trainSplit: opt(oneOf('train', 'val')),
   testSplit: opt(oneOf('train', 'val')),
+  /** Train on the first N training images only (file-name order; quick runs, small studies). */
+  trainSubset: opt(num(1, 1e9, true)),
+  /** Evaluate on the first N test images only. */
+  testSubset: opt(num(1, 1e9, true)),
   /** Resize images (bilinear) and masks (nearest) to [H, W]. */
   imageSize: opt(arr(num(1, 1e5, true), 2)),
 });

@@ -46,8 +46,8 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
     const d = cfg.data;
     const o = { layout: d.dataset, classes: d.classes, reduceZeroLabel: d.reduceZeroLabel, ...(d.imageSize ? { imageSize: d.imageSize as [number, number] } : {}) };
     return {
-      train: await segmentationFolder(d.root, { ...o, split: (d.trainSplit ?? 'train') as 'train' | 'val' }),
-      test: await segmentationFolder(d.root, { ...o, split: (d.testSplit ?? 'val') as 'train' | 'val' }),
+      train: await segmentationFolder(d.root, { ...o, split: (d.trainSplit ?? 'train') as 'train' | 'val', ...(d.trainSubset ? { limit: d.trainSubset } : {}) }),
+      test: await segmentationFolder(d.root, { ...o, split: (d.testSplit ?? 'val') as 'train' | 'val', ...(d.testSubset ? { limit: d.testSubset } : {}) }),
     };
   },
   buildModel(cfg, info, log = () => {}) {
