@@ -194,7 +194,7 @@ describe('segmentationFolder: VOC layout', () => {
     const count = (m: number[], k: number) => m.filter((v) => v === k).length;
     assert.deepEqual(ds.classCounts(), [0, 1, 2, 3].map((k) => count(MASK_A, k) + count(MASK_B, k)));
     assert.deepEqual(val.classCounts(), [0, 1, 2, 3].map((k) => count(MASK_B, k)));
-    // limit: the first N of the split in file-name order, their pixel counts only (data.trainSubset).
+    // limit: the first N of the split in its order, their pixel counts only (data.trainSubset).
     const first = await segmentationFolder(root, { split: 'train', layout: 'voc', classes: VOC_CLASSES, limit: 1 });
     assert.equal(first.length, 1);
     assert.deepEqual(first.names, [ds.names[0]]);

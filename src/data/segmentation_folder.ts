@@ -32,7 +32,7 @@ export interface SegmentationFolderOptions {
   reduceZeroLabel?: boolean;
   /** Output [height, width]: images resized bilinear, masks nearest (cv2's INTER_NEAREST / PyTorch's 'nearest': src = floor(dst · in/out)). Default: no resize (then a batch's images must share one size). */
   imageSize?: [number, number];
-  /** Only the first N images of the split, in file-name order (quick runs, small studies; the masks of the others are never read). */
+  /** Only the first N images of the split, in its order (mmseg: file names sorted; VOC: the ImageSets list), for quick runs and small studies; the others' masks are never read. */
   limit?: number;
 }
 

@@ -17,7 +17,7 @@ export const SEG_DATA = obj({
   reduceZeroLabel: opt(bool),
   trainSplit: opt(oneOf('train', 'val')),
   testSplit: opt(oneOf('train', 'val')),
-  /** Train on the first N training images only (file-name order; quick runs, small studies). */
+  /** Train on the first N training images only (the split's order: mmseg sorted file names, VOC the ImageSets list). */
   trainSubset: opt(num(1, 1e9, true)),
   /** Evaluate on the first N test images only. */
   testSubset: opt(num(1, 1e9, true)),
