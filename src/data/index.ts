@@ -10,4 +10,5 @@ export { FASHION_MNIST_CLASSES, fashionMnist } from './fashion_mnist.js';
 export { imageFolder, IMAGE_EXTENSIONS, type ImageFolderOptions } from './image_folder.js';
 export { readMaskPng, decodeMaskPng, type MaskPng } from './mask_png.js';
 export { segmentationFolder, SegmentationFolderDataset, SEG_IMAGE_EXTENSIONS, type SegmentationFolderOptions } from './segmentation_folder.js';
+export * as scenes from './scenes/index.js';
 export { DataLoader, type LoaderOptions } from './loader.js';
