@@ -14,9 +14,8 @@ const LUMA = [0.299, 0.587, 0.114]; // torchvision's rgb_to_grayscale
 
 /** Per-image factors [B,1,1,1]. */
 const factors = (xs: number[]): Tensor => tensor(Float32Array.from(xs)).view(xs.length, 1, 1, 1);
-const gray = (x: Tensor): Tensor => x.mul(tensor(Float32Array.from(LUMA)).view(1, 3, 1, 1)).sum(1, true);
-/** torchvision's _blend: r·x + (1 − r)·y, clamped to the pixel range. */
-const blend = (x: Tensor, y: Tensor | number, r: Tensor): Tensor => x.sub(y).mul(r).add(y).clamp(0, 255);
+/** torchvision's _blend, in place: x ← clamp(r·x + (1 − r)·y, 0, 255). */
+const blend_ = (x: Tensor, y: Tensor | number, r: Tensor): Tensor => x.sub_(y).mul_(r).add_(y).clamp_(0, 255);
 
 /** The backgrounds of a batch of plans: float [B,3,S,S] in 0..255. */
 export async function backgrounds(sharp: SharpModule, photos: Photo[], plans: ScenePlan[], S: number): Promise<Tensor> {
@@ -29,10 +28,11 @@ export async function backgrounds(sharp: SharpModule, photos: Photo[], plans: Sc
     return img.raw().toBuffer();
   }));
   return scope(() => {
-    let x = fromBytes(Buffer.concat(crops), 'uint8', [plans.length, S, S, 3]).permute(0, 3, 1, 2).float();
-    x = blend(x, 0, factors(plans.map((p) => p.brightness)));
-    x = blend(x, gray(x).mean([1, 2, 3], true), factors(plans.map((p) => p.contrast)));
-    return blend(x, gray(x), factors(plans.map((p) => p.saturation))).contiguous();
+    const x = fromBytes(Buffer.concat(crops), 'uint8', [plans.length, S, S, 3]).permute(0, 3, 1, 2).float().contiguous();
+    const gray = (): Tensor => x.narrow(1, 0, 1).mul(LUMA[0]).add_(x.narrow(1, 1, 1), LUMA[1]).add_(x.narrow(1, 2, 1), LUMA[2]); // [B,1,S,S]
+    blend_(x, 0, factors(plans.map((p) => p.brightness)));
+    blend_(x, gray().mean([1, 2, 3], true), factors(plans.map((p) => p.contrast)));
+    return blend_(x, gray(), factors(plans.map((p) => p.saturation)));
   });
 }
 

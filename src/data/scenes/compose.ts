@@ -139,7 +139,7 @@ export function composeScenes(plans: ScenePlan[], backgrounds: Tensor, bank: Emo
       if (n === 0) return;
       const P = where_[rows[0][0]][rows[0][1]].side;
       const emoji = rows.map(([b, k]) => plans[b].objects[k].emoji);
-      const tex = bank.textures[li].indexSelect(0, tensor(Int32Array.from(emoji)).long()).float();
+      const tex = stack(emoji.map((e) => bank.textures[li].select(0, e)), 0).float();
       const alpha = tex.narrow(1, 3, 1).div(255);
       const premul = cat([tex.narrow(1, 0, 3).mul(alpha), alpha], 1);
       const theta = tensor(Float32Array.from(rows.flatMap(([b, k]) => where_[b][k].theta))).view(n, 2, 3);
@@ -183,7 +183,8 @@ export function composeScenes(plans: ScenePlan[], backgrounds: Tensor, bank: Emo
     let crops: Uint8Array = new Uint8Array(0);
     if (keptRows.length > 0) {
       const n = keptRows.length;
-      const kv = vis.view(B * M, S, S).indexSelect(0, tensor(Int32Array.from(keptRows)).long());
+      const flatVis = vis.view(B * M, S, S);
+      const kv = stack(keptRows.map((r) => flatVis.select(0, r)), 0); // (index_select is slow on CPU here)
       const ys = spans(kv.any(2), S);
       const xs = spans(kv.any(1), S);
       const counts = rles(kv);
@@ -202,10 +203,19 @@ export function composeScenes(plans: ScenePlan[], backgrounds: Tensor, bank: Emo
         theta.push(side / S, 0, (2 * wx + side) / S - 1, 0, side / S, (2 * wy + side) / S - 1);
         j++;
       }));
-      const src = image.float().indexSelect(0, tensor(Int32Array.from(keptRows.map((r) => Math.floor(r / M)))).long());
-      const grid = F.affineGrid(tensor(Float32Array.from(theta)).view(n, 2, 3), [n, 3, C, C], false);
-      const c = F.gridSample(src, grid, { mode: 'bilinear', paddingMode: 'border', alignCorners: false });
-      crops = c.round().clamp(0, 255).to('uint8').permute(0, 2, 3, 1).contiguous().dataSync() as Uint8Array;
+      // Sampled image by image from the image expanded (a view, not a copy) to its crops.
+      const src = image.float();
+      const thetas = tensor(Float32Array.from(theta)).view(n, 2, 3);
+      const parts: Tensor[] = [];
+      for (let r = 0; r < n;) {
+        const b = Math.floor(keptRows[r] / M);
+        let e = r;
+        while (e < n && Math.floor(keptRows[e] / M) === b) e++;
+        const grid = F.affineGrid(thetas.narrow(0, r, e - r), [e - r, 3, C, C], false);
+        parts.push(F.gridSample(src.narrow(0, b, 1).expand(e - r, 3, S, S), grid, { mode: 'bilinear', paddingMode: 'border', alignCorners: false }));
+        r = e;
+      }
+      crops = cat(parts, 0).round().clamp(0, 255).to('uint8').permute(0, 2, 3, 1).contiguous().dataSync() as Uint8Array;
     }
     return {
       images: image.permute(0, 2, 3, 1).contiguous().dataSync() as Uint8Array,

@@ -14,6 +14,7 @@ import { link, copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { Rng } from '../rng.js';
+import { getNumThreads, setNumThreads } from '../../torch/index.js';
 import { loadSharp } from '../image_folder.js';
 import { arr, bool, num, obj, opt, req, str, fail, type Infer } from '../../util/schema.js';
 import { LEVELS, loadEmojiBank, loadPhotos, type SceneMaterial } from './material.js';
@@ -46,6 +47,7 @@ const OPTIONS = obj({
   heldOutPhotos: opt(num(0, 1)),
   jpegQuality: opt(num(1, 100, true)),
   batchSize: opt(num(1, 1024, true)),
+  threads: opt(num(1, 1024, true)),
   overwrite: opt(bool),
 });
 
@@ -150,9 +152,11 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
   const K = material.classes.length;
   const classNames = material.classes.map((c) => c.name);
   const files: string[] = [];
+  const codes: string[] = []; // bank index → code points
   const emojiSplit = material.classes.map((c, ci) => {
     const base = files.length;
     files.push(...c.emoji.map((e) => e.file));
+    codes.push(...c.emoji.map((e) => e.code));
     const s = splitIndices(c.emoji.length, o.heldOutEmoji, new Rng(Rng.derive(seed, 1, ci)), `class '${c.name}'`);
     return { train: s.train.map((i) => base + i), val: s.val.map((i) => base + i), codes: { train: s.train.map((i) => c.emoji[i].code), val: s.val.map((i) => c.emoji[i].code) } };
   });
@@ -177,6 +181,11 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
     ...(sources ? { sources } : {}),
   };
 
+  // libtorch's intra-op threads, 1 by default while composing: the ops are small
+  // (patches, one batch), threads cost more than they give, and sharp encodes
+  // the previous batch on the other cores meanwhile. Restored after.
+  const threadsBefore = getNumThreads();
+  setNumThreads(rest.threads ?? 1);
   try {
     for (const d of ['ImageSets/Segmentation', 'JPEGImages', 'SegmentationClass', 'annotations']) await mkdir(join(out, d), { recursive: true });
     for (const [si, split] of SPLITS.entries()) {
@@ -199,7 +208,7 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
           bg.dispose();
         }
         for (const p of plans) c.unplaced += p.drawn - p.objects.length;
-        const writes = annotate(batch, idx, size, c, coco, classNames);
+        const writes = annotate(batch, idx, size, c, coco, classNames, codes);
         await pending; // the previous batch's files, encoded while this batch was composed
         pending = writeBatch(sharp, out, split, batch, idx, writes, palette, size, o);
         await pending.then(() => onProgress?.(split, idx[idx.length - 1] + 1, n));
@@ -219,6 +228,7 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
     // Written last: its presence says the dataset is whole.
     await writeFile(join(out, 'meta.json'), JSON.stringify(meta, null, 1) + '\n');
   } finally {
+    setNumThreads(threadsBefore);
     bank.textures.forEach((t) => t.dispose());
   }
   return meta;
@@ -230,8 +240,8 @@ function emptyCounts(classNames: string[]): SplitCounts {
 
 interface CropWrite { cls: string; id: number; offset: number }
 
-/** The COCO entries of a batch (ids in image order), the counts, and where each crop goes. */
-function annotate(batch: ComposedBatch, idx: number[], size: number, c: SplitCounts, coco: { images: object[]; annotations: object[] }, classNames: string[]): CropWrite[][] {
+/** The COCO entries of a batch (ids in image order; an annotation also names its emoji's code points), the counts, and where each crop goes. */
+function annotate(batch: ComposedBatch, idx: number[], size: number, c: SplitCounts, coco: { images: object[]; annotations: object[] }, classNames: string[], codes: string[]): CropWrite[][] {
   const crops: CropWrite[][] = [];
   let k = 0;
   batch.objects.forEach((obs, j) => {
@@ -247,7 +257,7 @@ function annotate(batch: ComposedBatch, idx: number[], size: number, c: SplitCou
       const id = coco.annotations.length + 1;
       coco.annotations.push({
         id, image_id: imageId, category_id: ob.cls + 1, bbox: ob.bbox, area: ob.visible,
-        segmentation: { size: [size, size], counts: ob.counts }, iscrowd: 0,
+        segmentation: { size: [size, size], counts: ob.counts }, iscrowd: 0, emoji: codes[ob.emoji],
       });
       c.objects++;
       c.perClass[classNames[ob.cls]]++;

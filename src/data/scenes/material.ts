@@ -6,7 +6,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromBytes, scope, arange, stack, where, type Tensor } from '../../torch/index.js';
 import { loadSharp, type SharpModule } from '../image_folder.js';
-import { emojiClasses, type EmojiEntry } from './classes.js';
+import { CLASS_RULES, emojiClasses, type ClassRule, type EmojiEntry } from './classes.js';
 import type { Photo } from './background.js';
 
 export interface SceneClassMaterial {
@@ -26,10 +26,10 @@ export const LEVELS = [128, 64, 32];
 
 /**
  * The material from a folder of Fluent Emoji renders (`<code points>.webp`) and
- * emoji-datasource's emoji.json, grouped by CLASS_RULES (classes.ts), with the
+ * emoji-datasource's emoji.json, grouped by `rules` (CLASS_RULES, classes.ts), with the
  * given photographs.
  */
-export async function fluentEmojiMaterial(assetsDir: string, emojiJson: string, photos: string[]): Promise<SceneMaterial> {
+export async function fluentEmojiMaterial(assetsDir: string, emojiJson: string, photos: string[], rules: readonly ClassRule[] = CLASS_RULES): Promise<SceneMaterial> {
   let names: string[];
   try {
     names = await readdir(assetsDir);
@@ -43,7 +43,7 @@ export async function fluentEmojiMaterial(assetsDir: string, emojiJson: string, 
   } catch (e) {
     throw new Error(`scenes: cannot read emoji.json ${emojiJson}: ${(e as Error).message}`);
   }
-  const classes = emojiClasses(entries, (c) => files.has(c));
+  const classes = emojiClasses(entries, (c) => files.has(c), rules);
   return { classes: classes.map((c) => ({ name: c.name, emoji: c.emoji.map((e) => ({ code: e.code, file: files.get(e.code) as string })) })), photos };
 }
 

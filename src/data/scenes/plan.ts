@@ -14,7 +14,7 @@ export interface SceneOptions {
   objectSize: [number, number];
   /** 2D rotation, uniform in ±maxRotation degrees (20). */
   maxRotation: number;
-  /** Largest overlap of two objects' boxes: intersection / the smaller box's area (0.3); a position that breaks it is redrawn up to `tries` times, then the object is left out. */
+  /** Largest IoU of two objects' boxes (0.3; Cut, Paste and Learn bounds the overlap of pasted objects by their boxes' IoU): a position that breaks it is redrawn up to `tries` times, then the object is left out. A small object may so lie behind a large one, wholly or mostly hidden. */
   maxOverlap: number;
   tries: number;
   /** An object more than this share hidden (0.7) is not annotated; its visible pixels are ignore (255). */
@@ -64,12 +64,13 @@ export interface ScenePools {
 
 type Box = [number, number, number, number];
 
-function overlap(a: Box, b: Box): number {
+/** Intersection over union of two boxes. */
+function iou(a: Box, b: Box): number {
   const iw = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
   const ih = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
   if (iw <= 0 || ih <= 0) return 0;
   const area = (r: Box): number => (r[2] - r[0]) * (r[3] - r[1]);
-  return (iw * ih) / Math.min(area(a), area(b));
+  return (iw * ih) / (area(a) + area(b) - iw * ih);
 }
 
 export function planScene(rng: Rng, pools: ScenePools, o: SceneOptions): ScenePlan {
@@ -99,7 +100,7 @@ export function planScene(rng: Rng, pools: ScenePools, o: SceneOptions): ScenePl
     for (let t = 0; t < o.tries; t++) {
       const cx = rng.uniform(ew / 2, S - ew / 2), cy = rng.uniform(eh / 2, S - eh / 2);
       const box: Box = [cx - ew / 2, cy - eh / 2, cx + ew / 2, cy + eh / 2];
-      if (placed.every((p) => overlap(p, box) <= o.maxOverlap)) {
+      if (placed.every((p) => iou(p, box) <= o.maxOverlap)) {
         placed.push(box);
         objects.push({ cls, emoji, size, angle, flip: objFlip, cx, cy });
         break;
