@@ -5,7 +5,7 @@
 // signs, weapons, faces of animals that have a whole-body emoji too), or only
 // the listed ones (the sport subcategory's balls). With the renders of
 // @lobehub/fluent-emoji-3d 1.1.0 and emoji-datasource 16.0.0 the classes hold
-// 12 to 55 emoji each (counts in the comments).
+// 11 to 55 emoji each (counts in the comments).
 
 /** One class: its name (a folder name: no spaces), emoji.json's subcategory, and which of its emoji (emoji.json `name`, case-insensitive) are left out or the only ones kept. */
 export interface ClassRule {

@@ -19,6 +19,8 @@ export interface ComposeOptions {
   cropPad: number;
   /** Pyramid sides of the bank, largest first. */
   levels: number[];
+  /** The largest object size of the plans (SceneOptions.objectSize[1]). */
+  maxObjectSize: number;
 }
 
 export interface ComposedObject {
@@ -78,22 +80,22 @@ interface Patch { level: number; x0: number; y0: number; side: number; theta: nu
  * Where each object's warped texture lands. An object's drawing (its texture's
  * content box, scaled so its longer side is `size`, rotated, flipped) is
  * sampled on a square patch around its centre, from the pyramid level nearest
- * above its size; all patches of a level share the level's largest side so they
- * are sampled by one grid_sample.
+ * above its size. All patches of a level have one side, the largest a drawing
+ * of that level can span (size·√2 at most, whatever the rotation), so a level's
+ * patches are sampled by one grid_sample and a scene's pixels do not depend on
+ * the other scenes of its batch.
  */
-function patches(plans: ScenePlan[], bank: EmojiBank, levels: number[]): Patch[][] {
+function patches(plans: ScenePlan[], bank: EmojiBank, levels: number[], maxSize: number): Patch[][] {
   const T0 = levels[0];
   const raw = plans.map((p) => p.objects.map((ob) => {
     const [tx, ty, bw, bh] = bank.boxes.subarray(4 * ob.emoji, 4 * ob.emoji + 4);
     const long0 = Math.max(bw, bh);
     let li = levels.length - 1;
     while (li > 0 && (long0 * levels[li]) / T0 < ob.size) li--;
-    const k0 = ob.size / long0; // output pixels per level-0 texture pixel
-    const [c, s] = [Math.abs(Math.cos(ob.angle)), Math.abs(Math.sin(ob.angle))];
-    const extent = Math.max(bw * c + bh * s, bw * s + bh * c) * k0;
-    return { li, tx, ty, long0, extent: Math.ceil(extent) + 2 };
+    return { li, tx, ty, long0 };
   }));
-  const sides = levels.map((_, li) => Math.max(0, ...raw.flat().filter((r) => r.li === li).map((r) => r.extent)));
+  // A drawing of level li > 0 is at most levels[li] pixels (else a larger level is taken); level 0 takes any up to maxSize.
+  const sides = levels.map((t, li) => Math.ceil(Math.min(li === 0 ? Infinity : t, maxSize) * Math.SQRT2) + 2);
   return plans.map((p, b) => p.objects.map((ob, k) => {
     const { li, tx, ty, long0 } = raw[b][k];
     const T = levels[li];
@@ -129,7 +131,7 @@ export function composeScenes(plans: ScenePlan[], backgrounds: Tensor, bank: Emo
 
     // Every object's patch (premultiplied RGB, alpha), sampled per pyramid level;
     // `full` counts its pixels with α > 0.5 before occlusion.
-    const where_ = patches(plans, bank, o.levels);
+    const where_ = patches(plans, bank, o.levels, o.maxObjectSize);
     const full = new Int32Array(B * M);
     const patch = new Map<number, { rgb: Tensor; a: Tensor; on: Tensor }>(); // key b·M + k
     o.levels.forEach((_, li) => {

@@ -144,7 +144,7 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
   await mkdir(out, { recursive: true });
   const present = (await readdir(out)).filter((n) => OUTPUTS.includes(n));
   if (present.length > 0) {
-    if (!rest.overwrite) throw new Error(`scenes: ${out} already holds a dataset (${present.join(', ')}); choose another folder or overwrite it`);
+    if (!rest.overwrite) throw new Error(`scenes: ${out} already holds a dataset (${present.join(', ')}); choose another folder, or overwrite it (overwrite: true; --overwrite)`);
     await Promise.all(present.map((n) => rm(join(out, n), { recursive: true, force: true })));
   }
 
@@ -176,7 +176,7 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
     ignoreColor: palette[IGNORE],
     emoji: Object.fromEntries(classNames.map((n, ci) => [n, emojiSplit[ci].codes])),
     photos: { train: photoSplit.train.map((i) => material.photos[i]), val: photoSplit.val.map((i) => material.photos[i]) },
-    options: { train: counts.train, val: counts.val, ...o, batchSize },
+    options: { train: counts.train, val: counts.val, ...o }, // not batchSize nor threads: they change no byte
     counts: { train: emptyCounts(classNames), val: emptyCounts(classNames) },
     ...(sources ? { sources } : {}),
   };
@@ -203,15 +203,15 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
         const bg = await backgrounds(sharp, photos, plans, size);
         let batch: ComposedBatch;
         try {
-          batch = composeScenes(plans, bg, bank, { size, maxHidden: o.maxHidden, cropSize: o.cropSize, cropPad: o.cropPad, levels: LEVELS });
+          batch = composeScenes(plans, bg, bank, { size, maxHidden: o.maxHidden, cropSize: o.cropSize, cropPad: o.cropPad, levels: LEVELS, maxObjectSize: o.objectSize[1] });
         } finally {
           bg.dispose();
         }
         for (const p of plans) c.unplaced += p.drawn - p.objects.length;
         const writes = annotate(batch, idx, size, c, coco, classNames, codes);
         await pending; // the previous batch's files, encoded while this batch was composed
-        pending = writeBatch(sharp, out, split, batch, idx, writes, palette, size, o);
-        await pending.then(() => onProgress?.(split, idx[idx.length - 1] + 1, n));
+        pending = writeBatch(sharp, out, split, batch, idx, writes, palette, size, o).then(() => onProgress?.(split, idx[idx.length - 1] + 1, n));
+        pending.catch(() => undefined); // awaited (and thrown) at the next batch; not an unhandled rejection meanwhile
       }
       await pending;
       const stems = Array.from({ length: n }, (_, i) => `${split}_${pad5(i)}`);
