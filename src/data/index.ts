@@ -12,4 +12,5 @@ export { readMaskPng, decodeMaskPng, encodeMaskPng, type MaskPng } from './mask_
 export { vocPalette } from './palette.js';
 export { segmentationFolder, SegmentationFolderDataset, SEG_IMAGE_EXTENSIONS, type SegmentationFolderOptions } from './segmentation_folder.js';
 export { MaskDataset } from './mask_dataset.js';
+export * as scenes from './scenes/index.js';
 export { DataLoader, type LoaderOptions } from './loader.js';
