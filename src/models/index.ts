@@ -1,6 +1,6 @@
 // Models: backbones, heads and task models.
 export {
-  ResNet, ResNetBackbone, ClassifierHead, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, ARCHS,
+  ResNet, ResNetBackbone, ClassifierHead, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, resnet101, ARCHS,
   toTorchvisionKey, type Stem, type ResNetOptions, type ResNetArch, type StateDictKeys, type ResNetStateDictOptions,
 } from './backbones/resnet.js';
 export { loadPretrained, describePretrained, type LoadPretrainedOptions, type LoadPretrainedResult } from './pretrained.js';
@@ -11,4 +11,10 @@ export {
   type MobileNetV3Options, type InvertedResidualConfig,
 } from './backbones/mobilenet_v3.js';
 export { LRASPP, LRASPPHead, lrasppMobileNetV3Large, LRASPP_OPTION_KEYS, type LRASPPOptions } from './heads/lraspp.js';
+export { FCNHead } from './heads/fcn.js';
+export { ASPP, ASPPConv, ASPPPooling, DeepLabHead } from './heads/deeplabv3.js';
+export {
+  SimpleSegmentationModel, DeepLabV3, FCN, deeplabv3Resnet50, deeplabv3Resnet101, deeplabv3Resnet18, fcnResnet50, fcnResnet101,
+  fcnResnet18, deeplabv3MobileNetV3Large, type SegmentationModelOptions, type SegOutputs,
+} from './heads/segmentation_model.js';
 export { buildSegmentationModel, SEG_MODEL_NAMES, type SegModelName, type SegModelOptions } from './segmentation.js';

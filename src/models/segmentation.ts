@@ -7,6 +7,7 @@
 // result dict) and `out` alone in eval mode.
 import type { Module } from '../nn/module.js';
 import { lrasppMobileNetV3Large } from './heads/lraspp.js';
+import * as seg from './heads/segmentation_model.js';
 
 export interface SegModelOptions {
   /** Classes, background included. */
@@ -25,11 +26,21 @@ export interface SegModelOptions {
 
 interface Entry { build: (o: SegModelOptions) => Module; options: readonly (keyof SegModelOptions)[] }
 
+/** FCN and DeepLabV3 on a dilated ResNet (heads/segmentation_model.ts). */
+const RESNET_SEG = ['numClasses', 'inChannels', 'width', 'outputStride', 'auxLoss'] as const;
+
 const SEG_MODELS = {
   lraspp_mobilenet_v3_large: {
     build: (o: SegModelOptions) => lrasppMobileNetV3Large({ numClasses: o.numClasses, inChannels: o.inChannels ?? 3, ...(o.widthMult ? { widthMult: o.widthMult } : {}) }),
     options: ['numClasses', 'inChannels', 'widthMult'],
   },
+  fcn_resnet50: { build: seg.fcnResnet50, options: RESNET_SEG },
+  fcn_resnet101: { build: seg.fcnResnet101, options: RESNET_SEG },
+  fcn_resnet18: { build: seg.fcnResnet18, options: RESNET_SEG },
+  deeplabv3_resnet50: { build: seg.deeplabv3Resnet50, options: RESNET_SEG },
+  deeplabv3_resnet101: { build: seg.deeplabv3Resnet101, options: RESNET_SEG },
+  deeplabv3_resnet18: { build: seg.deeplabv3Resnet18, options: RESNET_SEG },
+  deeplabv3_mobilenet_v3_large: { build: seg.deeplabv3MobileNetV3Large, options: ['numClasses', 'inChannels', 'widthMult', 'auxLoss'] },
 } satisfies Record<string, Entry>;
 
 export type SegModelName = keyof typeof SEG_MODELS;

@@ -1,7 +1,10 @@
 // GradNorm (Chen et al. 2018) needs the layer every loss term shares, whose
 // gradient norms it balances: the model's last weight matrix (a classifier's
 // or a segmentation head's class scores) unless loss.gradNorm.parameter names
-// one. Every task whose loss can be weighted by GradNorm attaches it here.
+// one. A model with an auxiliary head, whose last weight matrix the main terms
+// never reach, names the last layer both heads share with a
+// `gradNormParameter()` method (src/models/heads/segmentation_model.ts). Every
+// task whose loss can be weighted by GradNorm attaches it here.
 import type { Tensor } from '../torch/tensor.js';
 import type { Module } from '../nn/module.js';
 import type { TaskLoss } from './task.js';
@@ -9,7 +12,8 @@ import type { TaskLoss } from './task.js';
 /** The named parameter GradNorm balances at. */
 export function gradNormParameter(model: Module, modelName: string, parameter?: string): [string, Tensor] {
   const named = [...model.namedParameters()];
-  const found = parameter ? named.find(([n]) => n === parameter) : named.filter(([, p]) => p.ndim >= 2).at(-1);
+  const shared = parameter ?? (model as { gradNormParameter?: () => string | undefined }).gradNormParameter?.();
+  const found = shared ? named.find(([n]) => n === shared) : named.filter(([, p]) => p.ndim >= 2).at(-1);
   if (!found) throw new TypeError(`config: loss.gradNorm.parameter '${parameter}' is not a parameter of ${modelName} (e.g. ${named.filter(([, p]) => p.ndim >= 2).slice(-3).map(([n]) => n).join(', ')})`);
   return found;
 }

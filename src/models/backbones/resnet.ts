@@ -12,6 +12,15 @@
 // Split into a ResNetBackbone (stem + layer1..layer4 → feature map) and a
 // ClassifierHead (global average pool → dropout → fc), so detection and
 // segmentation models can reuse the backbone and fine-tuning can swap the head.
+//
+// replaceStrideWithDilation is torchvision's replace_stride_with_dilation (what
+// its FCN and DeepLabV3 use): a stage keeps stride 1 and dilates its 3x3 convs
+// instead (ResNet._make_layer with dilate=True: the stage's first block keeps
+// the previous dilation, the others get the new one). torchvision refuses
+// dilation in the BasicBlock ("Dilation > 1 not supported in BasicBlock");
+// Arsenal allows it as mmseg does (mmseg/models/backbones/resnet.py BasicBlock:
+// conv1 dilated, conv2 not), so ResNet-18/34 DeepLabV3 runs on a CPU. The
+// Bottleneck's dilation is torchvision's exactly (its 3x3 conv2).
 import { Module, loadInto, type StateDict, type LoadResult, type LoadStateDictOptions } from '../../nn/module.js';
 import { Conv2d } from '../../nn/layers/conv.js';
 import { BatchNorm2d } from '../../nn/layers/norm.js';
@@ -41,9 +50,11 @@ export interface ResNetOptions {
   zeroInitResidual?: boolean;
   /** Dropout probability before the fc layer (timm's drop_rate). Default 0. */
   dropRate?: number;
+  /** torchvision's replace_stride_with_dilation for layer2, layer3, layer4: [false, true, true] gives output stride 8 (its FCN and DeepLabV3), [false, false, true] 16. Default all false. */
+  replaceStrideWithDilation?: readonly [boolean, boolean, boolean];
 }
 
-export const RESNET_OPTION_KEYS = ['numClasses', 'inChannels', 'stem', 'width', 'zeroInitResidual', 'dropRate'] as const;
+export const RESNET_OPTION_KEYS = ['numClasses', 'inChannels', 'stem', 'width', 'zeroInitResidual', 'dropRate', 'replaceStrideWithDilation'] as const;
 
 type Required_ = Required<ResNetOptions>;
 
@@ -59,6 +70,7 @@ function resolveOptions(what: string, opts: ResNetOptions, keys: readonly string
     width: opts.width ?? 64,
     zeroInitResidual: opts.zeroInitResidual ?? false,
     dropRate: opts.dropRate ?? 0,
+    replaceStrideWithDilation: opts.replaceStrideWithDilation ?? [false, false, false],
   };
   for (const k of ['numClasses', 'inChannels', 'width'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`${what}: ${k} must be a positive integer, got ${String(o[k])}`);
@@ -66,13 +78,21 @@ function resolveOptions(what: string, opts: ResNetOptions, keys: readonly string
   if (o.stem !== 'imagenet' && o.stem !== 'small') throw new RangeError(`${what}: stem must be 'imagenet' or 'small', got '${String(o.stem)}'`);
   if (typeof o.zeroInitResidual !== 'boolean') throw new TypeError(`${what}: zeroInitResidual must be a boolean, got ${String(o.zeroInitResidual)}`);
   if (typeof o.dropRate !== 'number' || !(o.dropRate >= 0 && o.dropRate < 1)) throw new RangeError(`${what}: dropRate must be in [0, 1), got ${String(o.dropRate)}`);
+  const d = o.replaceStrideWithDilation;
+  // torchvision: "replace_stride_with_dilation should be None or a 3-element tuple".
+  if (!Array.isArray(d) || d.length !== 3 || !d.every((v) => typeof v === 'boolean'))
+    throw new TypeError(`${what}: replaceStrideWithDilation must be 3 booleans (layer2, layer3, layer4), got ${JSON.stringify(d)}`);
   return o;
 }
 
-const conv3x3 = (inC: number, outC: number, stride = 1) => new Conv2d(inC, outC, 3, { stride, padding: 1, bias: false });
+// torchvision's conv3x3: padding = dilation keeps the size (at stride 1).
+const conv3x3 = (inC: number, outC: number, stride = 1, dilation = 1) => new Conv2d(inC, outC, 3, { stride, padding: dilation, dilation, bias: false });
 const conv1x1 = (inC: number, outC: number, stride = 1) => new Conv2d(inC, outC, 1, { stride, bias: false });
 
-/** Two 3x3 convs (ResNet-18/34). Properties in torchvision's order: conv1, bn1, relu, conv2, bn2, downsample. */
+/**
+ * Two 3x3 convs (ResNet-18/34). Properties in torchvision's order: conv1, bn1, relu, conv2, bn2, downsample.
+ * dilation > 1 dilates conv1 only, as mmseg's BasicBlock (torchvision raises on it).
+ */
 export class BasicBlock extends Module {
   static readonly expansion = 1;
   conv1: Conv2d;
@@ -81,9 +101,9 @@ export class BasicBlock extends Module {
   conv2: Conv2d;
   bn2: BatchNorm2d;
   downsample: Sequential | null;
-  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null) {
+  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null, dilation = 1) {
     super();
-    this.conv1 = conv3x3(inplanes, planes, stride);
+    this.conv1 = conv3x3(inplanes, planes, stride, dilation);
     this.bn1 = new BatchNorm2d(planes);
     this.relu = new ReLU();
     this.conv2 = conv3x3(planes, planes);
@@ -101,7 +121,7 @@ export class BasicBlock extends Module {
   }
 }
 
-/** 1x1 → 3x3 (stride here, "v1.5") → 1x1 with 4x expansion (ResNet-50). */
+/** 1x1 → 3x3 (stride and dilation here, "v1.5") → 1x1 with 4x expansion (ResNet-50/101). */
 export class Bottleneck extends Module {
   static readonly expansion = 4;
   conv1: Conv2d;
@@ -112,12 +132,12 @@ export class Bottleneck extends Module {
   bn3: BatchNorm2d;
   relu: ReLU;
   downsample: Sequential | null;
-  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null) {
+  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null, dilation = 1) {
     super();
     const width = planes; // torchvision: planes * (base_width / 64) * groups, with base_width 64, groups 1
     this.conv1 = conv1x1(inplanes, width);
     this.bn1 = new BatchNorm2d(width);
-    this.conv2 = conv3x3(width, width, stride);
+    this.conv2 = conv3x3(width, width, stride, dilation);
     this.bn2 = new BatchNorm2d(width);
     this.conv3 = conv1x1(width, planes * Bottleneck.expansion);
     this.bn3 = new BatchNorm2d(planes * Bottleneck.expansion);
@@ -143,9 +163,13 @@ export const ARCHS = {
   resnet18: { block: 'basic', layers: [2, 2, 2, 2] },
   resnet34: { block: 'basic', layers: [3, 4, 6, 3] },
   resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3] },
+  resnet101: { block: 'bottleneck', layers: [3, 4, 23, 3] },
 } as const satisfies Record<string, ResNetArch>;
 
-/** Stem + layer1..layer4; forward(x) → feature map [N, outChannels, h, w] (h = H/32 for 'imagenet', ⌈H/8⌉ for 'small'). */
+/**
+ * Stem + layer1..layer4; forward(x) → feature map [N, outChannels, h, w] (h = H/32 for 'imagenet', ⌈H/8⌉ for 'small';
+ * each stage of replaceStrideWithDilation halves the reduction).
+ */
 export class ResNetBackbone extends Module {
   conv1: Conv2d;
   bn1: BatchNorm2d;
@@ -160,10 +184,12 @@ export class ResNetBackbone extends Module {
   /** Channels after layer1..layer4 (for FPN-style necks). */
   readonly stageChannels: readonly number[];
   readonly stem: Stem;
+  /** The input's size over layer4's output's (32 for 'imagenet' without dilation; 8 with [false, true, true]). */
+  readonly outputStride: number;
 
   constructor(arch: ResNetArch, opts: Omit<ResNetOptions, 'numClasses' | 'dropRate'> = {}) {
     super();
-    const o = resolveOptions('ResNetBackbone', opts, ['inChannels', 'stem', 'width', 'zeroInitResidual']);
+    const o = resolveOptions('ResNetBackbone', opts, ['inChannels', 'stem', 'width', 'zeroInitResidual', 'replaceStrideWithDilation']);
     const block: Block = arch.block === 'basic' ? BasicBlock : Bottleneck;
     const w = o.width;
     this.stem = o.stem;
@@ -179,20 +205,31 @@ export class ResNetBackbone extends Module {
       this.maxpool = new Identity();
     }
     let inplanes = w;
-    const makeLayer = (planes: number, blocks: number, stride: number): Sequential => {
+    let dilation = 1;
+    let reduction = o.stem === 'imagenet' ? 4 : 1;
+    // torchvision's ResNet._make_layer: with dilate, the stride becomes dilation; the first block keeps the previous one.
+    const makeLayer = (planes: number, blocks: number, stride: number, dilate = false): Sequential => {
+      const previousDilation = dilation;
+      if (dilate) {
+        dilation *= stride;
+        stride = 1;
+      }
+      reduction *= stride;
       let downsample: Sequential | null = null;
       if (stride !== 1 || inplanes !== planes * block.expansion) {
         downsample = new Sequential(conv1x1(inplanes, planes * block.expansion, stride), new BatchNorm2d(planes * block.expansion));
       }
-      const mods: Module[] = [new block(inplanes, planes, stride, downsample)];
+      const mods: Module[] = [new block(inplanes, planes, stride, downsample, previousDilation)];
       inplanes = planes * block.expansion;
-      for (let i = 1; i < blocks; i++) mods.push(new block(inplanes, planes));
+      for (let i = 1; i < blocks; i++) mods.push(new block(inplanes, planes, 1, null, dilation));
       return new Sequential(...mods);
     };
+    const dil = o.replaceStrideWithDilation;
     this.layer1 = makeLayer(w, arch.layers[0], 1);
-    this.layer2 = makeLayer(w * 2, arch.layers[1], 2);
-    this.layer3 = makeLayer(w * 4, arch.layers[2], 2);
-    this.layer4 = makeLayer(w * 8, arch.layers[3], 2);
+    this.layer2 = makeLayer(w * 2, arch.layers[1], 2, dil[0]);
+    this.layer3 = makeLayer(w * 4, arch.layers[2], 2, dil[1]);
+    this.layer4 = makeLayer(w * 8, arch.layers[3], 2, dil[2]);
+    this.outputStride = reduction;
     this.stageChannels = [1, 2, 4, 8].map((m) => w * m * block.expansion);
     this.outChannels = inplanes;
 
@@ -211,6 +248,7 @@ export class ResNetBackbone extends Module {
 
   /** Feature maps after the stem and each stage: [stem, layer1, layer2, layer3, layer4]. */
   forwardFeatures(x: Tensor): Tensor[] {
+    this.checkInput(x);
     const feats: Tensor[] = [];
     x = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
     feats.push(x);
@@ -221,10 +259,14 @@ export class ResNetBackbone extends Module {
     return feats;
   }
 
-  forward(x: Tensor): Tensor {
+  private checkInput(x: Tensor): void {
     if (x.dim() !== 4) throw new RangeError(`ResNetBackbone: expected input [N, C, H, W], got [${x.shape.join(', ')}]`);
     if (x.shape[1] !== this.conv1.inChannels)
       throw new RangeError(`ResNetBackbone: expected ${this.conv1.inChannels} input channels, got input [${x.shape.join(', ')}]`);
+  }
+
+  forward(x: Tensor): Tensor {
+    this.checkInput(x);
     x = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
     x = this.layer1.forward(x);
     x = this.layer2.forward(x);
@@ -281,7 +323,7 @@ export class ResNet extends Module {
   constructor(arch: ResNetArch, opts: ResNetOptions = {}) {
     super();
     const o = resolveOptions('ResNet', opts);
-    this.backbone = new ResNetBackbone(arch, { inChannels: o.inChannels, stem: o.stem, width: o.width, zeroInitResidual: o.zeroInitResidual });
+    this.backbone = new ResNetBackbone(arch, { inChannels: o.inChannels, stem: o.stem, width: o.width, zeroInitResidual: o.zeroInitResidual, replaceStrideWithDilation: o.replaceStrideWithDilation });
     this.head = new ClassifierHead(this.backbone.outChannels, o.numClasses, o.dropRate);
   }
   forward(x: Tensor): Tensor {
@@ -324,3 +366,4 @@ export class ResNet extends Module {
 export function resnet18(opts: ResNetOptions = {}): ResNet { return new ResNet(ARCHS.resnet18, opts); }
 export function resnet34(opts: ResNetOptions = {}): ResNet { return new ResNet(ARCHS.resnet34, opts); }
 export function resnet50(opts: ResNetOptions = {}): ResNet { return new ResNet(ARCHS.resnet50, opts); }
+export function resnet101(opts: ResNetOptions = {}): ResNet { return new ResNet(ARCHS.resnet101, opts); }

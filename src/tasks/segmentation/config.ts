@@ -25,6 +25,12 @@ export const SEG_MODEL = obj({
   name: req(oneOf(...SEG_MODEL_NAMES)),
   /** MobileNetV3's width multiplier (torchvision width_mult; 1). */
   widthMult: opt(num(0.05, 4)),
+  /** FCN / DeepLabV3 on ResNet: the base width (64, torchvision's); narrower models for tests. */
+  width: opt(num(1, 4096, true)),
+  /** FCN / DeepLabV3 on ResNet: 8 (torchvision's: layer3 and layer4 dilated) or 16 (layer4 only; mmseg's and the DeepLabV3 paper's training stride). */
+  outputStride: opt(oneOf(8, 16)),
+  /** FCN / DeepLabV3: an auxiliary FCNHead on the stage before the last (torchvision aux_loss), trained with loss.auxWeight × its cross-entropy; evaluation reads the main head only. */
+  auxLoss: opt(bool),
   /** A safetensors state dict (torchvision's keys). */
   pretrained: opt(str),
 });
@@ -44,6 +50,8 @@ export const SEG_LOSS = obj({
   /** mmseg's avg_non_ignore: divide by the non-ignored pixels. */
   avgNonIgnore: opt(bool),
   terms: opt(arr(SEG_LOSS_TERM)),
+  /** With model.auxLoss: the weight of the auxiliary head's cross-entropy (same class weights, ignore and normaliser). Default 0.4, mmseg's configs' auxiliary loss_weight (torchvision's reference train.py uses 0.5). */
+  auxWeight: opt(num(0)),
 });
 
 /** Segmentation's TTA and ensemble merges: the (weighted) mean of probabilities (mmseg), of logits, the geometric mean, the maximum. */

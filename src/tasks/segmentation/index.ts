@@ -42,7 +42,8 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
     };
   },
   buildModel(cfg, info, log = () => {}) {
-    const model = buildSegmentationModel(cfg.model.name, { numClasses: info.classes.length, inChannels: info.inChannels, widthMult: cfg.model.widthMult });
+    const m = cfg.model;
+    const model = buildSegmentationModel(m.name, { numClasses: info.classes.length, inChannels: info.inChannels, widthMult: m.widthMult, width: m.width, outputStride: m.outputStride, auxLoss: m.auxLoss });
     if (cfg.model.pretrained) {
       // torchvision's keys; the class-score layers of another number of classes are skipped (fine-tuning).
       const r = loadPretrained(model, cfg.model.pretrained, { strict: false });
@@ -52,7 +53,7 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
   },
   buildLoss(cfg, info, model, log, ctx) {
     const l = segLossOptions(cfg.loss);
-    const loss = buildSegLoss(l, info.classCounts, info.classes, ctx);
+    const loss = buildSegLoss(l, info.classCounts, info.classes, ctx, { auxLoss: cfg.model.auxLoss });
     for (const line of loss.describe) log(line);
     attachGradNorm(loss, model, cfg.model.name, l.gradNorm, log);
     return loss;
@@ -80,4 +81,4 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
 };
 
 export { SEGMENTATION, SEG_MERGES, type SegmentationConfig } from './config.js';
-export { buildSegLoss } from './loss.js';
+export { buildSegLoss, type SegOutput } from './loss.js';

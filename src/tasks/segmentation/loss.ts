@@ -8,6 +8,12 @@
 // that with several processes each divides its sum by the normaliser averaged
 // over them (mmdet/mmseg reduce_mean); Dice and Lovász are ratios over a
 // shard, per process as in mmseg.
+//
+// A model with an auxiliary head (model.auxLoss) gives { out, aux } in training
+// mode: the terms are computed on `out`, and a term named 'aux' adds
+// auxWeight × the cross-entropy of `aux` (the same class weights, ignore and
+// normaliser), as torchvision's reference criterion (losses['out'] + 0.5 ·
+// losses['aux']) and mmseg's auxiliary FCNHead (loss_weight 0.4, the default here).
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import { classWeights } from '../../losses/class_weights.js';
@@ -21,8 +27,23 @@ import type { SegLossConfig } from './config.js';
 
 export const IGNORE = 255;
 
-export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: string[], ctx: LossContext = SINGLE_PROCESS): TaskLoss<Tensor, Tensor> & { classWeight: number[] | null } {
+/** A segmentation model's output: logits [N,K,H,W], or in training mode with an auxiliary head { out, aux }. */
+export type SegOutput = Tensor | { out: Tensor; aux?: Tensor };
+
+/** The main logits of an output. */
+const mainOf = (o: SegOutput): Tensor => (o instanceof torch.Tensor ? o : o.out);
+const auxOf = (o: SegOutput): Tensor => {
+  if (o instanceof torch.Tensor || !(o?.aux instanceof torch.Tensor))
+    throw new TypeError("segmentation loss: the 'aux' term needs the training-mode output { out, aux } of a model built with model.auxLoss (eval mode gives `out` alone)");
+  return o.aux;
+};
+
+/** Default of loss.auxWeight: mmseg's configs' auxiliary FCNHead loss_weight. */
+export const AUX_WEIGHT = 0.4;
+
+export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: string[], ctx: LossContext = SINGLE_PROCESS, opts: { auxLoss?: boolean } = {}): TaskLoss<SegOutput, Tensor> & { classWeight: number[] | null } {
   const k = classes.length;
+  if (l.auxWeight !== undefined && !opts.auxLoss) throw new TypeError('config: loss.auxWeight is set but the model has no auxiliary head (model.auxLoss)');
   let cw: number[] | null = null;
   if (l.classWeight !== undefined) {
     cw = Array.isArray(l.classWeight) ? l.classWeight : classWeights(pixelCounts, l.classWeight, { beta: l.classWeightBeta });
@@ -37,11 +58,12 @@ export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: s
     if (!weight) return valid.sum().to({ dtype: 'float32' });
     return weight.indexSelect(0, torch.where(valid, y, 0).reshape(-1)).reshape(y.shape).mul(valid.to({ dtype: 'float32' })).sum();
   };
-  const terms = (l.terms ?? [{ type: 'CrossEntropyLoss' as const }]).map((t) => ({
+  const crossEntropy = (x: Tensor, y: Tensor) => (single ? segCrossEntropy(x, y, ce) : segCrossEntropy(x, y, { ...ce, reduction: 'sum' }).div(ctx.averageOverProcesses(segCrossEntropyNormaliser(x, y, ce))));
+  const main = (l.terms ?? [{ type: 'CrossEntropyLoss' as const }]).map((t) => ({
     name: t.name ?? t.type,
     weight: t.weight,
     fn: t.type === 'CrossEntropyLoss'
-      ? (x: Tensor, y: Tensor) => (single ? segCrossEntropy(x, y, ce) : segCrossEntropy(x, y, { ...ce, reduction: 'sum' }).div(ctx.averageOverProcesses(segCrossEntropyNormaliser(x, y, ce))))
+      ? crossEntropy
       : t.type === 'FocalLoss'
         ? (x: Tensor, y: Tensor) => {
           const o = { gamma: t.gamma ?? 2, weight, ignoreIndex: IGNORE };
@@ -51,7 +73,9 @@ export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: s
           ? (x: Tensor, y: Tensor) => diceLoss(x.float(), y, { ignoreIndex: IGNORE })
           : (x: Tensor, y: Tensor) => lovaszSoftmax(x.float(), y, { ignoreIndex: IGNORE }),
   }));
-  const multi = new MultiLoss<[Tensor, Tensor]>(terms, { weighting: l.weighting ?? 'fixed', gradNorm: l.gradNorm });
+  const terms = main.map((t) => ({ ...t, fn: (o: SegOutput, y: Tensor) => t.fn(mainOf(o), y) }));
+  if (opts.auxLoss) terms.push({ name: 'aux', weight: l.auxWeight ?? AUX_WEIGHT, fn: (o: SegOutput, y: Tensor) => crossEntropy(auxOf(o), y) });
+  const multi = new MultiLoss<[SegOutput, Tensor]>(terms, { weighting: l.weighting ?? 'fixed', gradNorm: l.gradNorm });
   const describe: string[] = [`loss: ${terms.map((t) => `${t.name}×${t.weight ?? 1}`).join(' + ')} (${multi.weighting} weighting; cross-entropy normaliser ${l.normaliser ?? 'mmseg'}${l.avgNonIgnore ? ', avg_non_ignore' : ''})`];
   if (cw) describe.push(`class weights (${Array.isArray(l.classWeight) ? 'given' : l.classWeight}, from pixel counts): ${classes.map((c, i) => `${c} ${cw![i].toFixed(3)}`).join(', ')}`);
   return { multi, classWeight: cw, describe };
