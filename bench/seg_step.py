@@ -25,6 +25,7 @@ bench/compare.ts: each block is --block training steps, then --block inference
 batches.
 """
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -189,7 +190,7 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if not hasattr(tvseg, args.model):
-        print("ERROR " + '{"message": "torchvision has no segmentation model %s"}' % args.model, flush=True)
+        print("ERROR " + json.dumps({"message": f"torchvision has no segmentation model {args.model}"}), flush=True)
         sys.exit(2)
     if args.check:
         check(args)
