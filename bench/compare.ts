@@ -4,9 +4,12 @@
 //   node dist/bench/compare.js [--threads 2] [--op-rounds 9] [--cnn-rounds 25] [--block 2]
 //                              [--resnet-rounds 10] [--resnet-block 1] [--resnet-batch 128] [--resnet-warmup 2]
 //                              [--data-steps 30] [--no-data-wait]
-//                              [--python /usr/bin/python3] [--only op,cnn,resnet,augment] [--no-python] [--no-python-resnet] [--malloc-tuned]
+//                              [--python /usr/bin/python3] [--only op,cnn,resnet,augment,seg] [--no-python] [--no-python-resnet] [--malloc-tuned]
+//                              [--models deeplabv3_resnet50,fcn_resnet50,lraspp_mobilenet_v3_large] [--seg-rounds 5] [--seg-block 1]
+//                              [--seg-batch 4] [--seg-size 256] [--seg-warmup 1] [--seg-aux] [--seg-channels-last]
 //
-// --only takes one name or a comma-separated list (default: all four; augment = bench/augment-pipeline.ts vs augment_pipeline.py). The
+// --only takes one name or a comma-separated list (default: op, cnn, resnet, augment; augment = bench/augment-pipeline.ts vs
+// augment_pipeline.py; seg = bench/seg-step.ts vs seg_step.py, only when asked: its ResNet-50 models take minutes a step). The
 // ResNet-18 pair (bench/resnet-step.ts / resnet_step.py) runs four processes
 // (Arsenal and PyTorch, fp32 and bf16 autocast), started and warmed up one at a
 // time (each step is seconds of 2-thread OpenMP work), then interleaved; after
@@ -30,6 +33,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs, intArg, median, merge, type Samples } from './common.js';
+import { SEG_MODEL_NAMES } from '../src/models/segmentation.js';
 
 const args = parseArgs(process.argv.slice(2));
 const THREADS = intArg(args, 'threads', 2);
@@ -46,8 +50,16 @@ const PYTHON = args.get('python') ?? '/usr/bin/python3';
 const NO_PYTHON = args.has('no-python');
 /** run.sh passes this when the Python has torch but no torchvision: the ResNet pair then runs the Arsenal side only. */
 const NO_PY_RESNET = NO_PYTHON || args.has('no-python-resnet');
-const BENCHES = ['op', 'cnn', 'resnet', 'augment'] as const;
-const ONLY = new Set((args.get('only') ?? BENCHES.join(',')).split(',').map((x) => x.trim()));
+const SEG_ROUNDS = intArg(args, 'seg-rounds', 5);
+const SEG_BLOCK = intArg(args, 'seg-block', 1);
+const SEG_BATCH = intArg(args, 'seg-batch', 4);
+const SEG_SIZE = intArg(args, 'seg-size', 256);
+const SEG_WARMUP = intArg(args, 'seg-warmup', 1);
+const SEG_MODELS = (args.get('models') ?? 'deeplabv3_resnet50,fcn_resnet50,lraspp_mobilenet_v3_large').split(',').map((x) => x.trim()).filter((x) => x);
+const BENCHES = ['op', 'cnn', 'resnet', 'augment', 'seg'] as const;
+/** Without --only: all but seg (one segmentation model's pair is minutes). */
+const DEFAULT_BENCHES = ['op', 'cnn', 'resnet', 'augment'];
+const ONLY = new Set((args.get('only') ?? DEFAULT_BENCHES.join(',')).split(',').map((x) => x.trim()));
 for (const o of ONLY) if (!(BENCHES as readonly string[]).includes(o)) throw new TypeError(`--only: expected ${BENCHES.join(', ')} (or a comma-separated list), got '${o}'`);
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -339,6 +351,83 @@ async function augmentPipeline(): Promise<void> {
   sections.push(lines);
 }
 
+/**
+ * Segmentation (bench/seg-step.ts / seg_step.py), per model by name: four processes
+ * (Arsenal and PyTorch × fp32 and bf16 autocast) started one by one, then rounds
+ * of one block each (training steps, then inference batches). A name this build
+ * of Arsenal or this torchvision lacks is skipped with a note.
+ */
+async function segStep(): Promise<void> {
+  const common = ['--serve', '--threads', String(THREADS), '--block', String(SEG_BLOCK), '--batch', String(SEG_BATCH), '--size', String(SEG_SIZE),
+    '--warmup', String(SEG_WARMUP), ...(args.has('seg-aux') ? ['--aux'] : []), ...(args.has('seg-channels-last') ? ['--channels-last'] : [])];
+  const lines: string[] = ['', `Segmentation, batch ${SEG_BATCH}×3×${SEG_SIZE}×${SEG_SIZE}, 21 classes, SGD(lr 0.01, momentum 0.9, wd 1e-4), CE ignore 255` +
+    `${args.has('seg-aux') ? ' + 0.5·aux CE (models with an aux head)' : ''}${args.has('seg-channels-last') ? ', channels-last' : ''}, ${THREADS} thread(s); ` +
+    `medians of ${SEG_ROUNDS} blocks × ${SEG_BLOCK} train step(s) + ${SEG_BLOCK} inference batch(es) per run after ${SEG_WARMUP} warm-up`];
+  const ips = (s: Samples | undefined, k: string) => (s ? (SEG_BATCH * 1000) / med(s, k)! : null);
+  const f = (x: number | null, d = 2) => (x === null ? '—' : x.toFixed(d));
+  for (const name of SEG_MODELS) {
+    if (!(SEG_MODEL_NAMES as string[]).includes(name)) {
+      const msg = `seg: ${name} skipped: not in this build's src/models/segmentation.ts (it has ${SEG_MODEL_NAMES.join(', ')})`;
+      console.error(msg);
+      notes.push(msg);
+      continue;
+    }
+    const arsenal = (amp: string) => () => new Child(`arsenal ${name} ${amp}`, process.execPath, [join(here, 'seg-step.js'), ...common, '--model', name, '--amp', amp]);
+    const pytorch = (amp: string) => () => new Child(`pytorch ${name} ${amp}`, PYTHON, [join(root, 'bench/seg_step.py'), ...common, '--model', name, '--amp', amp]);
+    let children: Child[];
+    try {
+      children = await startOneByOne(NO_PY_RESNET ? [arsenal('fp32'), arsenal('bf16')] : [arsenal('fp32'), arsenal('bf16'), pytorch('fp32'), pytorch('bf16')]);
+    } catch (e) {
+      const msg = `seg: ${name} skipped: ${(e as Error).message.split('\n')[0]}`;
+      console.error(msg);
+      notes.push(msg);
+      continue;
+    }
+    const [aF, aB, pF, pB] = children as (Child | undefined)[];
+    const res = await interleave(children, SEG_ROUNDS, `${name}`);
+    const A32 = all(res.get(aF!))!, A16 = all(res.get(aB!))!;
+    const P32 = pF ? all(res.get(pF)) : undefined, P16 = pB ? all(res.get(pB)) : undefined;
+    const aux = aF!.info.aux ? ' (+aux)' : '';
+    if (pF && pF.info.aux !== aF!.info.aux) notes.push(`seg ${name}: the aux heads differ (Arsenal ${aF!.info.aux}, PyTorch ${pF.info.aux})`);
+    rows.push([`${name}${aux} train step fp32, ms`, med(A32, 'step_ms')!, med(P32, 'step_ms'), 0]);
+    rows.push(['  forward + loss, ms', med(A32, 'forward_ms')!, med(P32, 'forward_ms'), 0]);
+    rows.push(['  backward, ms', med(A32, 'backward_ms')!, med(P32, 'backward_ms'), 0]);
+    rows.push(['  SGD step + zero_grad + item, ms', med(A32, 'optimizer_ms')!, med(P32, 'optimizer_ms'), 1]);
+    rows.push([`${name}${aux} train step bf16 autocast, ms`, med(A16, 'step_ms')!, med(P16, 'step_ms'), 0]);
+    rows.push([`${name} inference fp32, ms/batch`, med(A32, 'infer_ms')!, med(P32, 'infer_ms'), 0]);
+    rows.push([`${name} inference bf16 autocast, ms/batch`, med(A16, 'infer_ms')!, med(P16, 'infer_ms'), 0]);
+
+    const runs: [string, Samples | undefined][] = [['Arsenal fp32', A32], ['Arsenal bf16', A16], ['PyTorch fp32', P32], ['PyTorch bf16', P16]];
+    lines.push('', `${name}${aux}:`, '');
+    lines.push(...mdTable(['run', 'train ms/step', 'train images/s', 'infer ms/batch', 'infer images/s'],
+      runs.map(([n, s]) => [n, f(s ? med(s, 'step_ms') : null, 0), f(ips(s, 'step_ms')), f(s ? med(s, 'infer_ms') : null, 0), f(ips(s, 'infer_ms'))])));
+    const ratioRows: string[][] = [];
+    const ratio = (label: string, key: string, num: Child, den: Child | undefined, target: number | null): void => {
+      const numS = all(res.get(num))!, denS = den ? all(res.get(den)) : undefined;
+      if (!den || !denS) {
+        ratioRows.push([label, '—', '—', target === null ? '—' : `≥ ${target}`]);
+        return;
+      }
+      const r = ips(numS, key)! / ips(denS, key)!;
+      const a = res.get(num)!, p = res.get(den)!;
+      const rs = a.map((b, i) => median(p[i][key]) / median(b[key]));
+      ratioRows.push([label, r.toFixed(3) + '×', `${median(rs).toFixed(3)}× (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`,
+        target === null ? '—' : `≥ ${target} ${r >= target ? 'met' : 'NOT met'}`]);
+    };
+    ratio('train: Arsenal fp32 / PyTorch fp32', 'step_ms', aF!, pF, 1.0);
+    ratio('train: Arsenal bf16 / PyTorch fp32', 'step_ms', aB!, pF, 1.8);
+    ratio('train: Arsenal bf16 / PyTorch bf16', 'step_ms', aB!, pB, null);
+    ratio('infer: Arsenal fp32 / PyTorch fp32', 'infer_ms', aF!, pF, 1.0);
+    ratio('infer: Arsenal bf16 / PyTorch fp32', 'infer_ms', aB!, pF, 1.8);
+    ratio('infer: Arsenal bf16 / PyTorch bf16', 'infer_ms', aB!, pB, null);
+    lines.push('', ...mdTable(['throughput ratio (images/s)', 'of medians', 'per-round paired (range)', 'target'], ratioRows));
+  }
+  sections.push(lines);
+  targets.push('segmentation throughput (train and inference) Arsenal fp32 ≥ 1.0× torchvision fp32, Arsenal bf16 ≥ 1.8× torchvision fp32');
+  if (!NO_PY_RESNET) notes.push(`segmentation: PyTorch is torchvision ${seen.torchvision ?? '?'} segmentation.<model>(weights=None, weights_backbone=None, num_classes=21), ` +
+    `torch.optim.SGD(foreach=True); \`node dist/bench/seg-step.js --check --model M\` and \`${PYTHON} bench/seg_step.py --check --model M\` print the same losses`);
+}
+
 function printTable(): void {
   const header = ['metric', 'Arsenal', 'PyTorch', 'ratio'];
   const body = rows.map(([m, a, p, d]) => [m, a.toFixed(d), p === null ? '—' : p.toFixed(d), p === null || p === 0 ? '—' : (a / p).toFixed(2) + '×']);
@@ -351,6 +440,7 @@ if (ONLY.has('op')) await opOverhead();
 if (ONLY.has('cnn')) await cnnStep();
 if (ONLY.has('resnet')) await resnetStep();
 if (ONLY.has('augment')) await augmentPipeline();
+if (ONLY.has('seg')) await segStep();
 console.log('');
 console.log(`Arsenal (libtorch ${seen.libtorch ?? '?'}, node ${process.version}) vs PyTorch ${seen.torch ?? '(not run)'} (${PYTHON}), ` +
   `${THREADS} thread(s) each${MALLOC_TUNED ? ', malloc tuned (--malloc-tuned)' : ''}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); medians; ratio = Arsenal / PyTorch, lower is better`);

@@ -7,7 +7,10 @@
 #
 #   bash bench/run.sh [--threads 2] [--op-rounds 9] [--cnn-rounds 25] [--block 2] [--malloc-tuned]
 #                     [--resnet-rounds 10] [--resnet-block 1] [--resnet-batch 128] [--data-steps 30] [--no-data-wait]
-#                     [--only op,cnn,resnet,augment]   (one name or a comma-separated list; default all)
+#                     [--only op,cnn,resnet,augment,seg]   (one name or a comma-separated list; default all but seg)
+#   bash bench/run.sh --only seg [--models deeplabv3_resnet50,fcn_resnet50,lraspp_mobilenet_v3_large] [--seg-rounds 5]
+#                     [--seg-batch 4] [--seg-size 256] [--seg-aux] [--seg-channels-last]   segmentation train step and
+#                     inference by model name (bench/seg-step.ts vs seg_step.py, torchvision's models), fp32 and bf16
 #   bash bench/run.sh --only memory [--n 1000000] [--epochs 10] ...   the memory section (Arsenal only,
 #                     bench/memory.ts): dropped/disposed/scoped loops, trims, RSS over 10 epochs
 #
@@ -33,7 +36,7 @@ if ! "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
   echo "       To compare against PyTorch: apt-get install python3-torch (Debian), or PYTHON=/path/to/python-with-torch bash bench/run.sh" >&2
   extra+=(--no-python)
 elif ! "$PYTHON" -c 'import torchvision' >/dev/null 2>&1; then
-  echo "bench: $PYTHON has torch but not torchvision; the ResNet-18 pair runs the Arsenal side only (apt-get install python3-torchvision)." >&2
+  echo "bench: $PYTHON has torch but not torchvision; the ResNet-18 and segmentation pairs run the Arsenal side only (apt-get install python3-torchvision)." >&2
   extra+=(--no-python-resnet)
 fi
 
