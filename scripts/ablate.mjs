@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { metricLabel as label } from '../dist/src/util/table.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -33,7 +34,6 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / Math.max(1, xs.length - 1));
 const rows = [];
 let headline = null;
-const label = (k) => k.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toLowerCase());
 for (const v of variants) {
   const vals = {}, secs = [];
   for (const seed of seeds) {

@@ -4,8 +4,8 @@
 // model a CPU can train, at 256 × 256: SGD (momentum 0.9, weight decay 4e-5 as
 // torchvision's MobileNet recipes), mmseg's poly schedule (power 0.9),
 // cross-entropy with mmseg's normaliser, flips, and flip TTA.
-// A starting point, not a measured recipe yet (the benchmark and its
-// measurements come with the segmentation issue's data generator).
+// A starting point for VOC, not measured here (no VOC on this machine; the
+// measured recipes are configs/segmentation/scenes*.ts).
 //   arsenal train configs/segmentation/lraspp-voc.ts --set data.root=/path/to/VOCdevkit/VOC2012
 //   arsenal test configs/segmentation/lraspp-voc.ts --set data.root=… --checkpoint work_dirs/lraspp-voc/best.safetensors --tta
 // The backbone from a classifier trained here (configs/segmentation/scenes-backbone.ts), at a tenth of the lr:

@@ -9,8 +9,17 @@ export function markdownTable(header: string[], rows: (string | number)[][]): st
   return [`| ${header.join(' | ')} |`, sep, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-/** 'balancedAccuracy' → 'balanced accuracy'; 'mIoU' stays. */
+/** mmseg's metric names, kept as they are (also after a prefix: ttaMIoU → 'tta mIoU'). */
+const MMSEG_METRIC = /(?:^|(?<=[a-z]))([mMaA])(IoU|Acc|Dice|Fscore|Precision|Recall)$/;
+
+/** 'balancedAccuracy' → 'balanced accuracy'; 'mIoU', 'aAcc' stay; 'ttaMIoU' → 'tta mIoU'. */
 export function metricLabel(name: string): string {
+  const m = MMSEG_METRIC.exec(name);
+  if (m) {
+    const prefix = name.slice(0, m.index);
+    const metric = `${m[1].toLowerCase()}${m[2]}`;
+    return prefix ? `${metricLabel(prefix)} ${metric}` : metric;
+  }
   return name.replace(/([a-z])([A-Z])(?=[a-z])/g, (_, a: string, b: string) => `${a} ${b.toLowerCase()}`);
 }
 

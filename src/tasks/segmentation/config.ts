@@ -32,7 +32,7 @@ export const SEG_MODEL = obj({
   widthMult: opt(num(0.05, 4)),
   /** ResNet's base width (64) of the ResNet models (unet_*, fpn_*, fcn_*, deeplabv3_*): narrower models for tests. */
   width: opt(num(1, 4096, true)),
-  /** FCN / DeepLabV3 on ResNet: 8 (torchvision's: layer3 and layer4 dilated) or 16 (layer4 only; mmseg's and the DeepLabV3 paper's training stride). */
+  /** FCN / DeepLabV3 on ResNet: 8 (torchvision's: layer3 and layer4 dilated) or 16 (layer4 only: the DeepLabV3 paper's training stride, and ASPP's rates 6, 12, 18; mmseg's d8 configs are 8). */
   outputStride: opt(oneOf(8, 16)),
   /** FCN / DeepLabV3: an auxiliary FCNHead on the stage before the last (torchvision aux_loss), trained with loss.auxWeight × its cross-entropy; evaluation reads the main head only. */
   auxLoss: opt(bool),
