@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { encode } from 'fast-png';
-import { torch, data, tasks } from 'arsenal';
+import { torch, data, tasks, models } from 'arsenal';
 import { pseudoLabel, labelRepeats } from '../src/commands/pseudo_label.js';
 import { MaskDataset } from '../src/data/mask_dataset.js';
 
@@ -176,6 +176,17 @@ test('pseudoLabel on segmentation: teacher, student on labelled + pseudo-masks, 
   assert.equal(statSync(join(dir, 'teacher', 'epoch_1.safetensors')).mtimeMs, stamp);
   assert.ok(existsSync(join(dir, 'student_1', 'epoch_1.safetensors')));
   assert.equal(again[1].pseudoLabels, rows[1].pseudoLabels);
+});
+
+test("studentInit 'teacher' with model.backbonePretrained: the teacher loads the classifier's backbone, the student the teacher's whole weights (not both)", async () => {
+  const cls = models.buildModel({ name: 'mobilenet_v3_large', numClasses: 5, widthMult: 0.25 });
+  const dir = tmp(), backbone = join(dir, 'mnv3.safetensors');
+  torch.safetensors.saveFile(cls.stateDict(), backbone);
+  cls.dispose();
+  const cfg = config();
+  cfg.model.backbonePretrained = backbone;
+  const rows = await pseudoLabel(cfg, { labelledShare: 0.34, threshold: 0, studentInit: 'teacher', workDir: join(dir, 'run'), quiet: true });
+  assert.deepEqual(rows.map((r) => r.round.split(' (')[0]), ['teacher', 'student 1']);
 });
 
 test('arsenal pseudo-label runs the VOC recipe unchanged on an mmseg folder (--set only), with --tta', () => {

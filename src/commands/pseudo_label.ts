@@ -141,7 +141,11 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   const row = (round: string, trainImages: number, metrics: Record<string, number>, steps: number, sel?: { kept: number; quality: PseudoSelection['quality'] }): RoundRow =>
     ({ round, trainImages, pseudoLabels: sel?.kept ?? 0, ...(sel?.quality ?? noQuality), ...pick(metrics), steps });
   const fit = async (name: string, train: Dataset, epochs: number, init?: string, base: Config = cfg) => {
-    const c = { ...base, train: { ...base.train, epochs }, model: init ? { ...base.model, pretrained: init } : base.model } as Config;
+    // A model started from `init` (the teacher's whole weights) does not load a classifier's backbone first (segmentation's
+    // model.backbonePretrained excludes model.pretrained).
+    const { backbonePretrained: _drop, ...rest } = base.model as Config['model'] & { backbonePretrained?: string };
+    const model = init ? { ...rest, pretrained: init } : base.model;
+    const c = { ...base, train: { ...base.train, epochs }, model } as Config;
     const workDir = join(o.workDir, name);
     const t = new Trainer(c, { workDir, quiet: o.quiet, resume: o.resume, datasets: { train, test } });
     const r = await t.fit();
