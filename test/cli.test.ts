@@ -178,7 +178,7 @@ test('segmentation from the command line: test writes pred_masks/ that eval-seg 
   assert.equal(run('train', cfg, '--work-dir', work, '--quiet').status, 0);
   const t = run('test', cfg, '--checkpoint', join(work, 'epoch_1.safetensors'), '--work-dir', work, '--panels', '2', '--set', 'inference={"mode":"slide","crop":[24,24],"stride":[16,16]}');
   assert.equal(t.status, 0, t.stderr);
-  assert.match(t.stdout, /pred_masks: 3 palette PNGs .* arsenal eval-seg --pred .*pred_masks --gt <annotation folder> --num-classes 3/);
+  assert.match(t.stdout, /pred_masks: 3 palette PNGs .* arsenal eval-seg --pred \S*pred_masks --gt \S*ann_dir\/val --names \S*pred_masks\.txt --num-classes 3\n/);
   assert.match(t.stdout, /panels: 2 \(image \| truth \| prediction/);
   for (const f of ['e.png', 'f.png']) assert.equal((await sharp(join(work, 'panels', f)).metadata()).width, 3 * 32, f);
   assert.ok(!existsSync(join(work, 'panels', 'g.png')), '--panels 2');

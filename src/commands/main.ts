@@ -16,7 +16,7 @@ const USAGE = `usage:
   arsenal ensemble <config.ts>... --checkpoint FILE --checkpoint FILE... [--merge mean|logits|gmean|max|vote] [--weights 1,1,2] [--tta] [--work-dir DIR]
   arsenal augment <config.ts> --out grid.png [--n 16] [--seed N] [--epoch E] [--scenes]
   arsenal pseudo-label <config.ts> [--labelled 0.1] [--threshold 0.9 | --top-k N] [--soft] [--rounds 1] [--teacher-epochs N] [--teachers N] [--student-init scratch|teacher] [--min-labelled-share S] [--student-set a.b=value]... [--control] [--resume] [--tta] [--set a.b=value]... [--work-dir DIR]
-  arsenal eval-seg --pred DIR --gt DIR --num-classes K [--ignore-index 255] [--reduce-zero-label] [--classes a,b,c] [--work-dir DIR]
+  arsenal eval-seg --pred DIR --gt DIR --num-classes K [--names FILE] [--ignore-index 255] [--reduce-zero-label] [--classes a,b,c] [--work-dir DIR]
   arsenal data scenes --out DIR [--train 3000] [--val 500] [--size 192] [--seed 0] [--max-objects 6] [--overwrite]   emoji pasted on photos: mmseg, VOC, COCO, crops
   arsenal info
   arsenal start [--budget 10m | --full] [--epochs N] [--set a.b=value]... [--work-dir DIR]   the main job: the Fashion-MNIST tricks recipe in a 10-minute budget, with a result table`;
@@ -102,7 +102,7 @@ async function pseudoLabelCommand(argv: string[]): Promise<void> {
 }
 
 async function evalSegCommand(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, { boolean: ['reduce-zero-label', 'quiet'], value: ['pred', 'gt', 'num-classes', 'ignore-index', 'classes', 'work-dir'] });
+  const p = parseArgs(argv, { boolean: ['reduce-zero-label', 'quiet'], value: ['pred', 'gt', 'num-classes', 'names', 'ignore-index', 'classes', 'work-dir'] });
   const pred = p.flags.get('pred'), gt = p.flags.get('gt');
   if (typeof pred !== 'string' || typeof gt !== 'string') throw new TypeError(`eval-seg: --pred DIR and --gt DIR are required\n${USAGE}`);
   const numClasses = intFlag(p, 'num-classes');
@@ -111,7 +111,9 @@ async function evalSegCommand(argv: string[]): Promise<void> {
   if (classes && classes.length !== numClasses) throw new TypeError(`eval-seg: --classes names ${classes.length} classes, --num-classes is ${numClasses}`);
   const { evalSeg } = await import('./eval_seg.js');
   const workDir = typeof p.flags.get('work-dir') === 'string' ? (p.flags.get('work-dir') as string) : join('work_dirs', 'eval_seg');
-  evalSeg(pred, gt, { numClasses, ignoreIndex: intFlag(p, 'ignore-index'), reduceZeroLabel: p.flags.has('reduce-zero-label'), classes, workDir, quiet: p.flags.has('quiet') });
+  const names = p.flags.get('names');
+  if (names === true) throw new TypeError('eval-seg: --names needs a file (one mask name a line)');
+  evalSeg(pred, gt, { numClasses, ignoreIndex: intFlag(p, 'ignore-index'), reduceZeroLabel: p.flags.has('reduce-zero-label'), classes, names, workDir, quiet: p.flags.has('quiet') });
 }
 
 async function main(): Promise<void> {

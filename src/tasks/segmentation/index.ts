@@ -21,7 +21,7 @@ import type { Meter, MixedMasks, SegmentationTask } from '../task.js';
 import { SEGMENTATION, SEG_MERGES, segLossOptions, type SegmentationConfig } from './config.js';
 import { buildSegLoss, IGNORE, isMixed } from './loss.js';
 import { attachGradNorm } from '../grad_norm.js';
-import { segmentationWriter } from './outputs.js';
+import { segmentationWriter, groundTruth } from './outputs.js';
 import { selectPseudoMasks, segmentationPseudo } from './pseudo.js';
 
 class SegmentationTaskMeter implements Meter<Tensor, Tensor | MixedMasks, SegmentationMeterState> {
@@ -89,7 +89,7 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
   invert: (view, scores) => view.invert(scores),
   merge: (scores, o) => mergeProbs(scores, { how: o.how as Merge | undefined, weights: o.weights }).clamp(1e-12).log(),
   // arsenal test: palette PNG masks named as the ground truth's, and image | truth | prediction panels (./outputs.ts).
-  predictionWriter: (_cfg, info, test, o) => segmentationWriter(test, info.classes, o),
+  predictionWriter: (cfg, info, test, o) => segmentationWriter(test, info.classes, o, groundTruth(cfg.data)),
   selectPseudo: selectPseudoMasks,
   pseudo: segmentationPseudo,
 };
