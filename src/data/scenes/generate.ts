@@ -17,7 +17,7 @@ import { Rng } from '../rng.js';
 import { getNumThreads, setNumThreads } from '../../torch/index.js';
 import { loadSharp } from '../image_folder.js';
 import { arr, bool, num, obj, opt, req, str, fail, type Infer } from '../../util/schema.js';
-import { LEVELS, loadEmojiBank, loadPhotos, type SceneMaterial } from './material.js';
+import { EMOJI_SIDE, textureLevels, loadEmojiBank, loadPhotos, type SceneMaterial } from './material.js';
 import { planScene, type SceneOptions, type ScenePools } from './plan.js';
 import { composeScenes, IGNORE, type ComposedBatch } from './compose.js';
 import { vocPalette } from '../palette.js';
@@ -135,7 +135,13 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
   };
   if (!(o.objectSize[0] <= o.objectSize[1] && o.objectSize[1] <= size)) fail('scenes.objectSize', `expected [lo, hi] with lo ≤ hi ≤ size (${size}), got ${JSON.stringify(o.objectSize)}`);
   if (!(o.cropScale[0] <= o.cropScale[1])) fail('scenes.cropScale', `expected [lo, hi] with lo ≤ hi, got ${JSON.stringify(o.cropScale)}`);
-  if (o.objectSize[1] > LEVELS[0]) fail('scenes.objectSize', `the largest object (${o.objectSize[1]} px) must fit the largest texture (${LEVELS[0]} px)`);
+  if (o.objectSize[1] > EMOJI_SIDE) {
+    const why = rest.objectSize ? '' : ` (by default 96·size/192, at size ${size} (--size))`;
+    const fix = rest.objectSize ? '' : ` or a size of at most ${2 * EMOJI_SIDE}`;
+    fail('scenes.objectSize', `the largest object, ${o.objectSize[1]} px${why}, is larger than the emoji renders (${EMOJI_SIDE} px, never enlarged); give objectSize [lo, hi] with hi ≤ ${EMOJI_SIDE}${fix}`);
+  }
+  // The texture pyramid: its largest level covers the largest object.
+  const levels = textureLevels(o.objectSize[1]);
   const counts = { train: rest.train ?? 3000, val: rest.val ?? 500 };
   const seed = rest.seed ?? 0;
   const batchSize = rest.batchSize ?? 32;
@@ -162,7 +168,7 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
   });
   const photoSplit = splitIndices(material.photos.length, o.heldOutPhotos, new Rng(Rng.derive(seed, 2)), 'the photo list');
 
-  const bank = await loadEmojiBank(files, LEVELS);
+  const bank = await loadEmojiBank(files, levels);
   const photos = await loadPhotos(material.photos, Math.ceil(size / o.cropScale[0]));
   const photoSizes = photos.map((p) => [p.height, p.width] as [number, number]);
   const sharp = await loadSharp();
@@ -203,7 +209,7 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
         const bg = await backgrounds(sharp, photos, plans, size);
         let batch: ComposedBatch;
         try {
-          batch = composeScenes(plans, bg, bank, { size, maxHidden: o.maxHidden, cropSize: o.cropSize, cropPad: o.cropPad, levels: LEVELS, maxObjectSize: o.objectSize[1] });
+          batch = composeScenes(plans, bg, bank, { size, maxHidden: o.maxHidden, cropSize: o.cropSize, cropPad: o.cropPad, levels, maxObjectSize: o.objectSize[1] });
         } finally {
           bg.dispose();
         }
