@@ -175,7 +175,7 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   for (let round = 1; round <= rounds; round++) {
     // The pool is selected batch by batch: the task keeps what it needs of each (classification the logits, segmentation the kept masks).
     const loader = new DataLoader(pool, { batchSize: (cfg.data.testBatchSize ?? cfg.data.batchSize * 2), shuffle: false });
-    const selector = pseudo.selector(selection);
+    const selector = pseudo.selector(selection, (p, opts) => task.selectPseudo(p, opts));
     await predictPool(teachers, loader, o.tta, (p, truth, indices) => selector.update(p, truth, indices));
     const sel = selector.finish();
     const kept = sel.indices.length;

@@ -99,7 +99,7 @@ export const classificationPseudo: PseudoLabelling<Tensor, Tensor, TensorDataset
     const l = await gather(train, indices);
     return new TensorDataset(l.images, l.labels, train.classes);
   },
-  selector(o) {
+  selector(o, select) {
     const logits: Tensor[] = [], truth: Tensor[] = [], positions: number[] = [];
     return {
       update(p, labels, indices) {
@@ -111,7 +111,7 @@ export const classificationPseudo: PseudoLabelling<Tensor, Tensor, TensorDataset
         return torch.scope(() => {
           const all = torch.cat(logits, 0), labels = torch.cat(truth, 0);
           torch.dispose([...logits, ...truth]);
-          const { indices: rows, targets } = selectPseudoLabels(all, o);
+          const { indices: rows, targets } = select(all, o);
           const keep = torch.tensor(Int32Array.from(rows)).long();
           const right = rows.length ? (o.soft ? targets.argmax(1) : targets).eq(labels.indexSelect(0, keep)).float().mean().item() : null;
           return {

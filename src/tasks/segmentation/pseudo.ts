@@ -72,12 +72,12 @@ export const segmentationPseudo: PseudoLabelling<Tensor, Tensor, MaskDataset> = 
   async labelled(train, indices) {
     return new MaskDataset(train, indices, await readMasks(train, indices));
   },
-  selector(o) {
+  selector(o, select) {
     const parts: Tensor[] = [], kept: number[] = [];
     let right = 0, judged = 0, keptPixels = 0, pixels = 0, size: number[] = [];
     return {
       update(scores, truth, indices) {
-        const { indices: rows, targets } = selectPseudoMasks(scores, o);
+        const { indices: rows, targets } = select(scores, o);
         pixels += truth.numel();
         size = truth.shape.slice(1);
         if (rows.length === 0) return;
