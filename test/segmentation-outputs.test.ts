@@ -217,6 +217,24 @@ test("the eval-seg command arsenal test prints scores what it wrote: mmseg's ann
   assert.throws(() => commands.evalSeg(join(sub.out, 'pred_masks'), join(root, 'ann_dir', 'val'), { numClasses: 3, names: list, quiet: true }), /lists 'cat' twice/);
 });
 
+test('arsenal test whose pass fails still finishes the prediction files written so far; the pass\'s error is the one thrown', async () => {
+  // The val split with its 4th image (sky) corrupt: batches of 2 — cat, dog; road, sky (fails); tree.
+  const broken = tmp();
+  await writeMmsegSplit(broken, 'train', ['t0', 't1'], 1);
+  await writeMmsegSplit(broken, 'val', VAL, 2);
+  writeFileSync(join(broken, 'img_dir', 'val', 'sky.png'), 'not a png');
+  const cfg = config({ data: { ...config().data, root: broken } });
+  const model = tasks.segmentation.buildModel(cfg, { classes: SEG_CLASSES, classCounts: [1, 1, 1], inChannels: 3 });
+  const ckpt = join(broken, 'init.safetensors');
+  torch.safetensors.saveFile(model.stateDict(), ckpt);
+  model.dispose();
+  const out = tmp();
+  await assert.rejects(evaluateCheckpoint(cfg, ckpt, out, { quiet: true, panels: 2 }), /cannot decode .*sky\.png/);
+  // close() ran: the names list of what was written, and the first batch's panels with their legend.
+  assert.deepEqual(readFileSync(join(out, 'pred_masks.txt'), 'utf8'), 'cat\ndog\n');
+  assert.deepEqual(readdirSync(join(out, 'panels')).sort(), ['cat.png', 'dog.png', 'legend.md']);
+});
+
 test('drawGrid with a mask palette: every pixel blended at 50% with its class colour (VOC), ignore included', () => {
   // One 2 × 2 image of value 100, classes 0 1 / 2 255, normalisation undone first.
   const images = torch.full([1, 3, 2, 2], BACKGROUND / 255).sub(0.5).div(0.5);
