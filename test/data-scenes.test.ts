@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { decode } from 'fast-png';
 import { torch } from 'arsenal';
 import * as data from '../src/data/index.js';
 import type { ScenesMeta, SceneMaterial } from '../src/data/scenes/index.js';
@@ -96,6 +97,10 @@ describe('generateScenes', () => {
     assert.deepEqual(meta.classes, ['background', 'mammal', 'fruit']);
     assert.deepEqual(meta.palette, [[0, 0, 0], [128, 0, 0], [0, 128, 0]]);
     assert.deepEqual(JSON.parse(readFileSync(join(dir, 'a/meta.json'), 'utf8')), meta);
+    // mmseg's masks are 8-bit greyscale, VOC's the same indices in the VOC palette.
+    const grey = decode(readFileSync(join(dir, 'a/ann_dir/val/00003.png'))), voc = decode(readFileSync(join(dir, 'a/SegmentationClass/val_00003.png')));
+    assert.deepEqual([grey.channels, grey.depth, grey.palette, voc.channels, voc.palette?.length], [1, 8, undefined, 1, 256]);
+    assert.deepEqual(voc.data, grey.data);
     // The VOC image is the mmseg image (a hard link or a copy).
     assert.deepEqual(readFileSync(join(dir, 'a/JPEGImages/val_00003.jpg')), readFileSync(join(dir, 'a/img_dir/val/00003.jpg')));
   });

@@ -7,12 +7,11 @@
 //   crops/{train,val}/<class>/NNNNN.png (NNNNN = annotation id)          ImageFolder of the annotated objects
 //   meta.json                                                            classes, palette, material, options, counts
 // Scenes are composed in batches (compose.ts); each batch's files are encoded
-// (sharp, fast-png) while the next batch is composed. The emoji of each class
+// (sharp; masks by encodeMaskPng) while the next batch is composed. The emoji of each class
 // and the photographs are split between train and val by the seed, so the val
 // split has drawings and photos the train split never shows.
 import { link, copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encode as encodePng } from 'fast-png';
 import { Rng } from '../rng.js';
 import { getNumThreads, setNumThreads } from '../../torch/index.js';
 import { loadSharp } from '../image_folder.js';
@@ -21,6 +20,7 @@ import { EMOJI_SIDE, textureLevels, loadEmojiBank, loadPhotos, type SceneMateria
 import { planScene, type SceneOptions, type ScenePools } from './plan.js';
 import { composeScenes, IGNORE, type ComposedBatch } from './compose.js';
 import { vocPalette } from '../palette.js';
+import { encodeMaskPng } from '../mask_png.js';
 import { backgrounds } from './background.js';
 
 export const GENERATOR = 'arsenal-scenes 1';
@@ -288,8 +288,8 @@ async function writeBatch(
     const jpeg = await sharp(rgb, { raw: { width: S, height: S, channels: 3 } }).jpeg({ quality: o.jpegQuality, chromaSubsampling: '4:4:4' }).toBuffer();
     await writeFile(jpg, jpeg);
     await link(jpg, voc).catch(() => copyFile(jpg, voc));
-    await writeFile(join(out, 'ann_dir', split, `${stem}.png`), encodePng({ width: S, height: S, data: mask, depth: 8, channels: 1 }));
-    await writeFile(join(out, 'SegmentationClass', `${split}_${stem}.png`), encodePng({ width: S, height: S, data: mask, depth: 8, channels: 1, palette }));
+    await writeFile(join(out, 'ann_dir', split, `${stem}.png`), encodeMaskPng({ data: mask, height: S, width: S }, 'greyscale'));
+    await writeFile(join(out, 'SegmentationClass', `${split}_${stem}.png`), encodeMaskPng({ data: mask, height: S, width: S }, palette));
     await Promise.all(crops[j].map(async (cw) => {
       const px = batch.crops.subarray(cw.offset * C * C * 3, (cw.offset + 1) * C * C * 3);
       await writeFile(join(out, 'crops', split, cw.cls, `${pad5(cw.id)}.png`), await sharp(px, { raw: { width: C, height: C, channels: 3 } }).png().toBuffer());
