@@ -18,7 +18,8 @@ import { loadSharp } from '../image_folder.js';
 import { arr, bool, num, obj, opt, req, str, fail, type Infer } from '../../util/schema.js';
 import { EMOJI_SIDE, textureLevels, loadEmojiBank, loadPhotos, type SceneMaterial } from './material.js';
 import { planScene, type SceneOptions, type ScenePools } from './plan.js';
-import { composeScenes, IGNORE, type ComposedBatch } from './compose.js';
+import { composeScenes, type ComposedBatch } from './compose.js';
+import { IGNORE_INDEX } from '../sample.js';
 import { vocPalette } from '../palette.js';
 import { encodeMaskPng } from '../mask_png.js';
 import { backgrounds } from './background.js';
@@ -178,8 +179,8 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
     seed,
     classes: ['background', ...classNames],
     palette: palette.slice(0, K + 1),
-    ignoreIndex: IGNORE,
-    ignoreColor: palette[IGNORE],
+    ignoreIndex: IGNORE_INDEX,
+    ignoreColor: palette[IGNORE_INDEX],
     emoji: Object.fromEntries(classNames.map((n, ci) => [n, emojiSplit[ci].codes])),
     photos: { train: photoSplit.train.map((i) => material.photos[i]), val: photoSplit.val.map((i) => material.photos[i]) },
     options: { train: counts.train, val: counts.val, ...o }, // not batchSize nor threads: they change no byte

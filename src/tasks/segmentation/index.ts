@@ -19,14 +19,15 @@ import { segmentationFolder } from '../../data/segmentation_folder.js';
 import { buildSegmentationModel, loadPretrained, describePretrained, loadBackbone, describeBackbone } from '../../models/index.js';
 import type { Meter, MixedMasks, SegmentationTask } from '../task.js';
 import { SEGMENTATION, SEG_MERGES, segLossOptions, type SegmentationConfig } from './config.js';
-import { buildSegLoss, IGNORE, isMixed } from './loss.js';
+import { buildSegLoss, isMixed } from './loss.js';
+import { IGNORE_INDEX } from '../../data/sample.js';
 import { attachGradNorm } from '../grad_norm.js';
 import { segmentationWriter, groundTruth } from './outputs.js';
 import { selectPseudoMasks, segmentationPseudo } from './pseudo.js';
 
 class SegmentationTaskMeter implements Meter<Tensor, Tensor | MixedMasks, SegmentationMeterState> {
   private readonly m: SegmentationMeter;
-  constructor(numClasses: number) { this.m = new SegmentationMeter(numClasses, { ignoreIndex: IGNORE }); }
+  constructor(numClasses: number) { this.m = new SegmentationMeter(numClasses, { ignoreIndex: IGNORE_INDEX }); }
   update(scores: Tensor, masks: Tensor | MixedMasks): void {
     if (isMixed(masks)) throw new TypeError('segmentation: the metric takes one mask per image, not MixUp-ed targets');
     torch.noGrad(() => torch.scope(() => this.m.update(scores, masks)));

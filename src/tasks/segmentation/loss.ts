@@ -26,8 +26,7 @@ import { segCrossEntropy, segCrossEntropyNormaliser } from '../../losses/seg_cro
 import { MultiLoss } from '../../losses/multi_loss.js';
 import { SINGLE_PROCESS, type LossContext, type MixedMasks, type TaskLoss } from '../task.js';
 import type { SegLossConfig } from './config.js';
-
-export const IGNORE = 255;
+import { IGNORE_INDEX } from '../../data/sample.js';
 
 export type SegTargets = Tensor | MixedMasks;
 export const isMixed = (y: SegTargets): y is MixedMasks => !(y instanceof Tensor);
@@ -61,10 +60,10 @@ export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: s
   }
   const weight = cw ? torch.tensor(cw, { dtype: 'float32' }).keep() : null;
   const single = ctx.processes === 1;
-  const ce = { weight, ignoreIndex: IGNORE, normaliser: l.normaliser, avgNonIgnore: l.avgNonIgnore };
+  const ce = { weight, ignoreIndex: IGNORE_INDEX, normaliser: l.normaliser, avgNonIgnore: l.avgNonIgnore };
   // Focal's mean divides by the non-ignored pixels' weights (softmaxFocalLoss).
   const focalNormaliser = (y: Tensor) => {
-    const valid = y.ne(IGNORE);
+    const valid = y.ne(IGNORE_INDEX);
     if (!weight) return valid.sum().to({ dtype: 'float32' });
     return weight.indexSelect(0, torch.where(valid, y, 0).reshape(-1)).reshape(y.shape).mul(valid.to({ dtype: 'float32' })).sum();
   };
@@ -76,12 +75,12 @@ export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: s
       ? crossEntropy
       : t.type === 'FocalLoss'
         ? (x: Tensor, y: Tensor) => {
-          const o = { gamma: t.gamma ?? 2, weight, ignoreIndex: IGNORE };
+          const o = { gamma: t.gamma ?? 2, weight, ignoreIndex: IGNORE_INDEX };
           return single ? softmaxFocalLoss(x, y, o) : softmaxFocalLoss(x, y, { ...o, reduction: 'sum' }).div(ctx.averageOverProcesses(focalNormaliser(y)));
         }
         : t.type === 'DiceLoss'
-          ? (x: Tensor, y: Tensor) => diceLoss(x.float(), y, { ignoreIndex: IGNORE })
-          : (x: Tensor, y: Tensor) => lovaszSoftmax(x.float(), y, { ignoreIndex: IGNORE })),
+          ? (x: Tensor, y: Tensor) => diceLoss(x.float(), y, { ignoreIndex: IGNORE_INDEX })
+          : (x: Tensor, y: Tensor) => lovaszSoftmax(x.float(), y, { ignoreIndex: IGNORE_INDEX })),
   }));
   const terms = main.map((t) => ({ ...t, fn: (o: SegOutput, y: SegTargets) => t.fn(mainOf(o), y) }));
   const auxCe = mixable(crossEntropy);

@@ -23,7 +23,7 @@ import { encodeMaskPng } from '../../data/mask_png.js';
 import { vocPalette } from '../../data/palette.js';
 import { writePng } from '../../augment/draw.js';
 import type { PredictionOutputOptions, PredictionWriter } from '../task.js';
-import { IGNORE } from './loss.js';
+import { IGNORE_INDEX } from '../../data/sample.js';
 
 /** Panels drawn by default (`arsenal test --panels N`). */
 export const DEFAULT_PANELS = 8;
@@ -33,7 +33,7 @@ const hex = (c: number[]) => '#' + c.map((v) => v.toString(16).padStart(2, '0'))
 /** The VOC palette as a float tensor [256, 3], the ignore index drawn white. */
 function panelPalette(): Tensor {
   const p = vocPalette();
-  p[IGNORE] = WHITE;
+  p[IGNORE_INDEX] = WHITE;
   return torch.tensor(p.flat(), { dtype: 'float32' }).reshape(256, 3);
 }
 

@@ -15,7 +15,7 @@ import type { Dataset } from '../../data/dataset.js';
 import { MaskDataset } from '../../data/mask_dataset.js';
 import type { PseudoLabelling, PseudoOptions } from '../task.js';
 import { DEFAULT_THRESHOLD, checkShare, checkThreshold } from '../pseudo_checks.js';
-import { IGNORE } from './loss.js';
+import { IGNORE_INDEX } from '../../data/sample.js';
 
 /** Throws on topK or soft (a mask has neither) and on a threshold outside [0, 1]. */
 export function checkMaskSelection(o: PseudoOptions): void {
@@ -28,9 +28,9 @@ export function selectPseudoMasks(scores: Tensor, o: PseudoOptions): { indices: 
   checkMaskSelection(o);
   const probs = scores.softmax(1);
   const [conf, cls] = [probs.amax(1), probs.argmax(1)];
-  const masks = torch.where(conf.ge(o.threshold ?? DEFAULT_THRESHOLD), cls, IGNORE);
+  const masks = torch.where(conf.ge(o.threshold ?? DEFAULT_THRESHOLD), cls, IGNORE_INDEX);
   // Images with at least one confident pixel.
-  const kept = masks.ne(IGNORE).reshape(masks.shape[0], -1).any(1);
+  const kept = masks.ne(IGNORE_INDEX).reshape(masks.shape[0], -1).any(1);
   const indices = (kept.toArray() as boolean[]).flatMap((k, i) => (k ? [i] : []));
   return { indices, targets: masks.indexSelect(0, torch.tensor(Int32Array.from(indices)).long()) };
 }
@@ -82,7 +82,7 @@ export const segmentationPseudo: PseudoLabelling<Tensor, Tensor, MaskDataset> = 
         size = truth.shape.slice(1);
         if (rows.length === 0) return;
         const t = truth.indexSelect(0, torch.tensor(Int32Array.from(rows)).long());
-        const on = targets.ne(IGNORE), valid = on.logicalAnd(t.ne(IGNORE));
+        const on = targets.ne(IGNORE_INDEX), valid = on.logicalAnd(t.ne(IGNORE_INDEX));
         keptPixels += on.sum().item();
         judged += valid.sum().item();
         right += targets.eq(t).logicalAnd(valid).sum().item();
