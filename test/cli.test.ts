@@ -182,6 +182,12 @@ test('segmentation from the command line: test writes pred_masks/ that eval-seg 
   assert.match(t.stdout, /panels: 2 \(image \| truth \| prediction/);
   for (const f of ['e.png', 'f.png']) assert.equal((await sharp(join(work, 'panels', f)).metadata()).width, 3 * 32, f);
   assert.ok(!existsSync(join(work, 'panels', 'g.png')), '--panels 2');
+  // --no-predictions: the metrics alone.
+  const quiet = join(dir, 'no-predictions');
+  const np = run('test', cfg, '--checkpoint', join(work, 'epoch_1.safetensors'), '--work-dir', quiet, '--no-predictions');
+  assert.equal(np.status, 0, np.stderr);
+  assert.ok(existsSync(join(quiet, 'test_metrics.json')) && !existsSync(join(quiet, 'pred_masks')) && !existsSync(join(quiet, 'panels')) && !/pred_masks/.test(np.stdout));
+  assert.match(run('test', cfg, '--checkpoint', join(work, 'epoch_1.safetensors'), '--no-predictions', '--panels', '2').stderr, /--panels draws prediction files, --no-predictions writes none/);
   const s = run('eval-seg', '--pred', join(work, 'pred_masks'), '--gt', join(data, 'ann_dir', 'val'), '--num-classes', '3', '--work-dir', work);
   assert.equal(s.status, 0, s.stderr);
   assert.deepEqual(JSON.parse(readFileSync(join(work, 'eval_seg.json'), 'utf8')).metrics, JSON.parse(readFileSync(join(work, 'test_metrics.json'), 'utf8')).metrics);

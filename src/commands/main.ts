@@ -12,7 +12,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const USAGE = `usage:
   arsenal train <config.ts> [--set a.b=value]... [--work-dir DIR] [--seed N] [--epochs N] [--budget 10m] [--resume]
-  arsenal test <config.ts> --checkpoint FILE [--tta] [--panels 8] [--set a.b=value]... [--work-dir DIR]
+  arsenal test <config.ts> --checkpoint FILE [--tta] [--panels 8 | --no-predictions] [--set a.b=value]... [--work-dir DIR]
   arsenal ensemble <config.ts>... --checkpoint FILE --checkpoint FILE... [--merge mean|logits|gmean|max|vote] [--weights 1,1,2] [--tta] [--work-dir DIR]
   arsenal augment <config.ts> --out grid.png [--n 16] [--seed N] [--epoch E] [--scenes]
   arsenal pseudo-label <config.ts> [--labelled 0.1] [--threshold 0.9 | --top-k N] [--soft] [--rounds 1] [--teacher-epochs N] [--teachers N] [--student-init scratch|teacher] [--min-labelled-share S] [--student-set a.b=value]... [--control] [--resume] [--tta] [--set a.b=value]... [--work-dir DIR]
@@ -47,15 +47,17 @@ async function train(argv: string[]): Promise<void> {
 }
 
 async function test(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, { boolean: ['quiet', 'tta'], value: ['work-dir', 'checkpoint', 'panels'] });
+  const p = parseArgs(argv, { boolean: ['quiet', 'tta', 'no-predictions'], value: ['work-dir', 'checkpoint', 'panels'] });
   if (p.positional.length !== 1) throw new TypeError(`test: expected one config file\n${USAGE}`);
+  // --no-predictions: the metrics only, no prediction files (segmentation: no pred_masks/ nor panels/).
+  if (p.flags.has('no-predictions') && p.flags.has('panels')) throw new TypeError('test: --panels draws prediction files, --no-predictions writes none; give one');
   const ckpt = p.flags.get('checkpoint');
   if (typeof ckpt !== 'string') throw new TypeError('test: --checkpoint FILE is required (a .safetensors state dict)');
   if (!existsSync(ckpt)) throw new Error(`test: checkpoint '${ckpt}' does not exist`);
   const cfg = await loadConfig(p.positional[0], p.sets);
   const { evaluateCheckpoint } = await import('./test.js');
   const workDir = workDirFor(p.positional[0], p.flags.get('work-dir'));
-  const r = await evaluateCheckpoint(cfg, ckpt, workDir, { tta: p.flags.has('tta'), quiet: p.flags.has('quiet'), panels: intFlag(p, 'panels') });
+  const r = await evaluateCheckpoint(cfg, ckpt, workDir, { tta: p.flags.has('tta'), quiet: p.flags.has('quiet'), panels: intFlag(p, 'panels'), predictions: !p.flags.has('no-predictions') });
   console.log(JSON.stringify(r, null, 2));
 }
 
