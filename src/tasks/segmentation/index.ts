@@ -96,6 +96,6 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
 };
 
 export { SEGMENTATION, SEG_MERGES, type SegmentationConfig } from './config.js';
-export { buildSegLoss, type SegOutput } from './loss.js';
+export { buildSegLoss } from './loss.js';
 export { segmentationWriter, DEFAULT_PANELS } from './outputs.js';
 export { selectPseudoMasks, randomSplit, segmentationPseudo } from './pseudo.js';

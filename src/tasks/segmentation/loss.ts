@@ -27,6 +27,7 @@ import { MultiLoss } from '../../losses/multi_loss.js';
 import { SINGLE_PROCESS, type LossContext, type MixedMasks, type TaskLoss } from '../task.js';
 import type { SegLossConfig } from './config.js';
 import { IGNORE_INDEX } from '../../data/sample.js';
+import type { SegOutputs } from '../../models/heads/segmentation_model.js';
 
 export type SegTargets = Tensor | MixedMasks;
 export const isMixed = (y: SegTargets): y is MixedMasks => !(y instanceof Tensor);
@@ -36,8 +37,8 @@ function mixable(fn: (x: Tensor, y: Tensor) => Tensor): (x: Tensor, y: SegTarget
   return (x, y) => (isMixed(y) ? fn(x, y.masks).mul(y.lam).add(fn(x, y.masks2).mul(1 - y.lam)) : fn(x, y));
 }
 
-/** A segmentation model's output: logits [N,K,H,W], or in training mode with an auxiliary head { out, aux }. */
-export type SegOutput = Tensor | { out: Tensor; aux?: Tensor };
+/** A segmentation model's output: logits [N,K,H,W], or in training mode with an auxiliary head { out, aux } (the models' SegOutputs). */
+type SegOutput = Tensor | SegOutputs;
 
 /** The main logits of an output. */
 const mainOf = (o: SegOutput): Tensor => (o instanceof torch.Tensor ? o : o.out);
