@@ -56,7 +56,7 @@ for (const seed of seeds) {
   if (m.metrics[`model${cap(P)}`] === undefined) { console.error(`seed-study: ${config} has no SWA (metrics.json has no model${cap(P)}); the study needs a recipe with swa`); process.exit(1); }
   const last = join(wd, `epoch_${m.epochs}.safetensors`);
   const ttaDir = join(wd, 'tta-last');
-  if (!existsSync(join(ttaDir, 'test_metrics.json'))) arsenal(['test', config, '--checkpoint', last, '--tta', '--work-dir', ttaDir, ...common], `TTA seed ${seed}`);
+  if (!existsSync(join(ttaDir, 'test_metrics.json'))) arsenal(['test', config, '--checkpoint', last, '--tta', '--no-predictions', '--work-dir', ttaDir, ...common], `TTA seed ${seed}`);
   const t = readJson(join(ttaDir, 'test_metrics.json'));
   const M = m.metrics;
   perSeed.push({ seed, wd, last, single: M[`model${cap(P)}`], tta: t.metrics[P], swa: M[P], swaTta: M[`tta${cap(P)}`] ?? NaN, seconds: m.wallSeconds });

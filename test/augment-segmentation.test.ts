@@ -185,7 +185,7 @@ test('RandomResizeCrop: same seed, same batch; another seed, another; bad option
   const c = t.apply({ images: src.images, masks: src.masks }, ctx(10));
   assert.ok(a.images.equal(b.images) && a.masks!.equal(b.masks!));
   assert.ok(!a.images.equal(c.images));
-  assert.throws(() => new BatchPipeline([{ type: 'RandomResizeCrop' }]), /cropSize is required/);
+  assert.throws(() => new BatchPipeline([{ type: 'RandomResizeCrop' }]), /augment\.train\[0\]\.cropSize: missing/);
   assert.throws(() => new BatchPipeline([{ type: 'RandomResizeCrop', cropSize: 8, catMaxRatio: 1.5 }]), /augment\.train\[0\]\.catMaxRatio/);
   assert.throws(() => new BatchPipeline([{ type: 'RandomResizeCrop', cropSize: 8, ratioRange: [2, 1] }]), /augment\.train\[0\]\.ratioRange/);
   assert.throws(() => new BatchPipeline([{ type: 'RandomResizeCrop', size: 8 }]), /augment\.train\[0\]\.size: unknown key/);

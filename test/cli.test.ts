@@ -178,10 +178,16 @@ test('segmentation from the command line: test writes pred_masks/ that eval-seg 
   assert.equal(run('train', cfg, '--work-dir', work, '--quiet').status, 0);
   const t = run('test', cfg, '--checkpoint', join(work, 'epoch_1.safetensors'), '--work-dir', work, '--panels', '2', '--set', 'inference={"mode":"slide","crop":[24,24],"stride":[16,16]}');
   assert.equal(t.status, 0, t.stderr);
-  assert.match(t.stdout, /pred_masks: 3 palette PNGs .* arsenal eval-seg --pred .*pred_masks --gt <annotation folder> --num-classes 3/);
+  assert.match(t.stdout, /pred_masks: 3 palette PNGs .* arsenal eval-seg --pred \S*pred_masks --gt \S*ann_dir\/val --names \S*pred_masks\.txt --num-classes 3\n/);
   assert.match(t.stdout, /panels: 2 \(image \| truth \| prediction/);
   for (const f of ['e.png', 'f.png']) assert.equal((await sharp(join(work, 'panels', f)).metadata()).width, 3 * 32, f);
   assert.ok(!existsSync(join(work, 'panels', 'g.png')), '--panels 2');
+  // --no-predictions: the metrics alone.
+  const quiet = join(dir, 'no-predictions');
+  const np = run('test', cfg, '--checkpoint', join(work, 'epoch_1.safetensors'), '--work-dir', quiet, '--no-predictions');
+  assert.equal(np.status, 0, np.stderr);
+  assert.ok(existsSync(join(quiet, 'test_metrics.json')) && !existsSync(join(quiet, 'pred_masks')) && !existsSync(join(quiet, 'panels')) && !/pred_masks/.test(np.stdout));
+  assert.match(run('test', cfg, '--checkpoint', join(work, 'epoch_1.safetensors'), '--no-predictions', '--panels', '2').stderr, /--panels draws prediction files, --no-predictions writes none/);
   const s = run('eval-seg', '--pred', join(work, 'pred_masks'), '--gt', join(data, 'ann_dir', 'val'), '--num-classes', '3', '--work-dir', work);
   assert.equal(s.status, 0, s.stderr);
   assert.deepEqual(JSON.parse(readFileSync(join(work, 'eval_seg.json'), 'utf8')).metrics, JSON.parse(readFileSync(join(work, 'test_metrics.json'), 'utf8')).metrics);

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { decode } from 'fast-png';
 import { torch } from 'arsenal';
 import * as data from '../src/data/index.js';
 import type { ScenesMeta, SceneMaterial } from '../src/data/scenes/index.js';
@@ -96,6 +97,10 @@ describe('generateScenes', () => {
     assert.deepEqual(meta.classes, ['background', 'mammal', 'fruit']);
     assert.deepEqual(meta.palette, [[0, 0, 0], [128, 0, 0], [0, 128, 0]]);
     assert.deepEqual(JSON.parse(readFileSync(join(dir, 'a/meta.json'), 'utf8')), meta);
+    // mmseg's masks are 8-bit greyscale, VOC's the same indices in the VOC palette.
+    const grey = decode(readFileSync(join(dir, 'a/ann_dir/val/00003.png'))), voc = decode(readFileSync(join(dir, 'a/SegmentationClass/val_00003.png')));
+    assert.deepEqual([grey.channels, grey.depth, grey.palette, voc.channels, voc.palette?.length], [1, 8, undefined, 1, 256]);
+    assert.deepEqual(voc.data, grey.data);
     // The VOC image is the mmseg image (a hard link or a copy).
     assert.deepEqual(readFileSync(join(dir, 'a/JPEGImages/val_00003.jpg')), readFileSync(join(dir, 'a/img_dir/val/00003.jpg')));
   });
@@ -204,6 +209,20 @@ describe('generateScenes', () => {
     await assert.rejects(scenes.generateScenes({ out: join(dir, 'd'), material, ...opts, objectSize: [40, 20] }), /scenes\.objectSize/);
     await assert.rejects(scenes.generateScenes({ out: join(dir, 'd'), material: { ...material, photos: material.photos.slice(0, 1) }, ...opts }), /photo list has 1 item/);
   });
+  test('sizes above 256: the texture pyramid grows with the largest object (to the renders\' 256 px); beyond that the error names size and objectSize', async () => {
+    assert.deepEqual(scenes.textureLevels(96), [128, 64, 32]);
+    assert.deepEqual(scenes.textureLevels(129), [256, 128, 64, 32]);
+    assert.throws(() => scenes.textureLevels(257), /at most the emoji renders' 256 px/);
+    // size 300: objects up to 150 px by default, more than the old fixed 128-px texture.
+    const big = { train: 2, val: 2, size: 300, seed: 0, maxObjects: 2, batchSize: 2 };
+    const m = await scenes.generateScenes({ out: join(dir, 'big'), material, ...big });
+    assert.deepEqual(m.options.objectSize, [25, 150]);
+    const mask = readMaskPng(join(dir, 'big/ann_dir/train/00000.png'));
+    assert.deepEqual([mask.height, mask.width], [300, 300]);
+    assert.ok(m.counts.train.objects + m.counts.val.objects > 0);
+    await assert.rejects(scenes.generateScenes({ out: join(dir, 'e'), material, ...big, size: 600 }), /scenes\.objectSize: the largest object, 300 px \(by default 96·size\/192, at size 600 \(--size\)\), is larger than the emoji renders \(256 px.*hi ≤ 256 or a size of at most 512/);
+    await assert.rejects(scenes.generateScenes({ out: join(dir, 'e'), material, ...big, objectSize: [20, 280] }), /scenes\.objectSize: the largest object, 280 px, is larger than the emoji renders \(256 px, never enlarged\); give objectSize \[lo, hi\] with hi ≤ 256$/);
+  });
 });
 
 describe('composeScenes', () => {
@@ -218,7 +237,7 @@ describe('composeScenes', () => {
         ],
       });
       const bg = torch.full([2, 3, S, S], 100);
-      const out = scenes.composeScenes([plan(6), plan(30)], bg, bank, { size: S, maxHidden: 0.7, cropSize: 64, cropPad: 0.1, levels: scenes.LEVELS, maxObjectSize: 56 });
+      const out = scenes.composeScenes([plan(6), plan(30)], bg, bank, { size: S, maxHidden: 0.7, cropSize: 64, cropPad: 0.1, levels: scenes.textureLevels(56), maxObjectSize: 56 });
       const count = (b: number, v: number): number => out.masks.subarray(b * S * S, (b + 1) * S * S).filter((x) => x === v).length;
       const [hidden, front] = out.objects[0];
       assert.ok(hidden.visible > 0 && hidden.visible < 0.3 * hidden.full, `${hidden.visible} of ${hidden.full} visible`);

@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { encode } from 'fast-png';
+import { encode, decode } from 'fast-png';
 import { torch, type Tensor } from 'arsenal';
 import * as data from '../src/data/index.js';
 
@@ -123,6 +123,18 @@ describe('readMaskPng', () => {
     const f = join(dir, 'grey.png');
     writeGreyPng(f, RAW_X, H, W);
     assert.deepEqual(Array.from(readMaskPng(f).data), RAW_X);
+  });
+
+  test("encodeMaskPng: a palette PNG (VOC's colours, or the given ones), or with 'greyscale' an 8-bit greyscale PNG; both read back as the indices", () => {
+    const m = { data: Uint8Array.from(RAW_X), height: H, width: W };
+    const grey = decode(data.encodeMaskPng(m, 'greyscale'));
+    assert.deepEqual([grey.channels, grey.depth, grey.palette], [1, 8, undefined]);
+    assert.deepEqual(Array.from(grey.data), RAW_X);
+    const voc = decode(data.encodeMaskPng(m));
+    assert.deepEqual([voc.channels, voc.depth, voc.palette!.length, voc.palette![1]], [1, 8, 256, [128, 0, 0]]);
+    assert.deepEqual(decode(data.encodeMaskPng(m, [[1, 2, 3]])).palette, [[1, 2, 3]]);
+    for (const bytes of [data.encodeMaskPng(m, 'greyscale'), data.encodeMaskPng(m)]) assert.deepEqual(Array.from(data.decodeMaskPng(bytes, 'x.png').data), RAW_X);
+    assert.throws(() => data.encodeMaskPng(m, 'grey' as never), /palette must be 1 to 256 colours or 'greyscale', got "grey"/);
   });
 
   test('1/2/4-bit palette PNGs are unpacked (odd widths, rows padded to bytes)', () => {

@@ -106,3 +106,19 @@ test("slideInference (mmseg's mode='slide'): crops every stride, the last one mo
   assert.throws(() => slideInference((c) => c.narrow(3, 0, 1), img, { crop: [5, 7], stride: [3, 4] }), /slideInference: a crop \[2, ·, 5, 7\] gave scores \[2,3,5,1\]/);
   assert.throws(() => slideInference((c) => c, img, { crop: [0, 7], stride: [3, 4] }), /crop and stride must be \[h, w\] positive integers/);
 });
+
+test('slideInference holds one sum of the scores, not one per window: its peak memory does not grow with the windows', async () => {
+  const { slideInference } = await import('../src/infer/slide.js');
+  // 64 × 64 image, 8 × 8 windows every 8: 64 windows; scores of 4 channels (64 KiB for the whole image).
+  const x = torch.rand([1, 1, 64, 64]);
+  const full = 4 * 64 * 64 * 4;
+  torch.scope(() => {
+    const before = torch.memory();
+    torch.resetPeakMemory();
+    const out = slideInference((c) => c.expand(1, 4, c.shape[2], c.shape[3]).mul(2), x, { crop: [8, 8], stride: [8, 8] });
+    const grew = torch.memory().peakBytes - before.bytes;
+    assert.ok(grew < 2 * full, `peak ${grew} bytes above the start for a ${full}-byte result (the windows' scores, padded to the whole image, would be ${64 * full})`);
+    assert.equal(torch.memory().tensors, before.tensors + 1, 'only the result is left');
+    assert.ok(out.equal(x.expand(1, 4, 64, 64).mul(2)));
+  });
+});

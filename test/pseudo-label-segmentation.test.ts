@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { encode } from 'fast-png';
-import { torch, data, tasks } from 'arsenal';
+import { torch, data, tasks, models } from 'arsenal';
 import { pseudoLabel, labelRepeats } from '../src/commands/pseudo_label.js';
 import { MaskDataset } from '../src/data/mask_dataset.js';
 
@@ -80,7 +80,7 @@ test('the labelled share is a seeded draw of images: disjoint, covering, the sam
 });
 
 test('the pool is selected batch by batch: kept pixels are exactly the confident ones, scored against the true masks', () => {
-  const sel = tasks.segmentation.pseudo!.selector({ threshold: 0.9 });
+  const sel = tasks.segmentation.pseudo!.selector({ threshold: 0.9 }, tasks.segmentation.selectPseudo);
   // Softmax over 2 classes of (a, b): p = σ(a − b). Batch 1 (pool positions 0, 1), images of 1×3 pixels.
   //   image 0: (3, 0) → class 0 at 0.953; (0, 3) → class 1 at 0.953; (0.5, 0) → 0.62, not kept.
   //   image 1: (1, 0), (0, 1), (0, 0): none reaches 0.9 → dropped.
@@ -101,10 +101,21 @@ test('the pool is selected batch by batch: kept pixels are exactly the confident
   const one = tasks.segmentation.selectPseudo(scores([[[3, 0], [0, 3], [0.5, 0]]]), { threshold: 0.9 });
   assert.deepEqual(one.targets.toArray(), [[[0, 1, 255]]]);
   // Nothing kept: an empty selection of the pool's mask size, no accuracy.
-  const none = tasks.segmentation.pseudo!.selector({ threshold: 1 });
+  const none = tasks.segmentation.pseudo!.selector({ threshold: 1 }, tasks.segmentation.selectPseudo);
   torch.scope(() => none.update(scores([[[0, 0], [0, 0], [0, 0]]]), truth([[0, 0, 0]]), [0]));
   const n = none.finish();
   assert.deepEqual([n.indices, n.targets.shape, n.quality], [[], [0, 1, 3], { pseudoLabelAccuracy: null, keptPixels: 0 }]);
+  // The selector selects by the task's rule it is given (pseudo-label passes Task.selectPseudo): here one that keeps
+  // each batch's second image, all pixels class 1, whatever the scores.
+  const seen: number[][] = [];
+  const second = tasks.segmentation.pseudo!.selector({ threshold: 0.9 }, (p, o) => {
+    seen.push([p.shape[0], o.threshold!]);
+    return { indices: [1], targets: torch.ones([1, 1, 3], { dtype: 'int64' }) };
+  });
+  torch.scope(() => second.update(scores([[[3, 0], [0, 3], [0.5, 0]], [[1, 0], [0, 1], [0, 0]]]), truth([[0, 0, 1], [1, 1, 1]]), [5, 7]));
+  const s2 = second.finish();
+  assert.deepEqual([s2.indices, s2.targets.toArray(), s2.quality.pseudoLabelAccuracy, seen], [[7], [[[1, 1, 1]]], 1, [[2, 0.9]]]);
+  s2.targets.dispose();
   assert.throws(() => tasks.segmentation.pseudo!.check({ topK: 3 }), /per-pixel confidence threshold/);
   assert.throws(() => tasks.segmentation.pseudo!.check({ soft: true }), /per-pixel confidence threshold/);
   assert.throws(() => tasks.segmentation.pseudo!.check({ threshold: 1.5 }), /threshold must be in \[0, 1\]/);
@@ -176,6 +187,17 @@ test('pseudoLabel on segmentation: teacher, student on labelled + pseudo-masks, 
   assert.equal(statSync(join(dir, 'teacher', 'epoch_1.safetensors')).mtimeMs, stamp);
   assert.ok(existsSync(join(dir, 'student_1', 'epoch_1.safetensors')));
   assert.equal(again[1].pseudoLabels, rows[1].pseudoLabels);
+});
+
+test("studentInit 'teacher' with model.backbonePretrained: the teacher loads the classifier's backbone, the student the teacher's whole weights (not both)", async () => {
+  const cls = models.buildModel({ name: 'mobilenet_v3_large', numClasses: 5, widthMult: 0.25 });
+  const dir = tmp(), backbone = join(dir, 'mnv3.safetensors');
+  torch.safetensors.saveFile(cls.stateDict(), backbone);
+  cls.dispose();
+  const cfg = config();
+  cfg.model.backbonePretrained = backbone;
+  const rows = await pseudoLabel(cfg, { labelledShare: 0.34, threshold: 0, studentInit: 'teacher', workDir: join(dir, 'run'), quiet: true });
+  assert.deepEqual(rows.map((r) => r.round.split(' (')[0]), ['teacher', 'student 1']);
 });
 
 test('arsenal pseudo-label runs the VOC recipe unchanged on an mmseg folder (--set only), with --tta', () => {

@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { encode } from 'fast-png';
-import { torch, data, losses, models, tasks, Trainer, validateConfig, evaluateCheckpoint, type Tensor } from 'arsenal';
+import { torch, nn, data, losses, models, tasks, Trainer, validateConfig, evaluateCheckpoint, type Tensor } from 'arsenal';
+import { gradNormParameter } from '../src/tasks/grad_norm.js';
 
 const made: string[] = [];
 after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
@@ -134,6 +135,17 @@ test("weighting 'gradnorm' with an aux head: balanced at the last layer both hea
     assert.ok(w.some((v) => Math.abs(v - 1) > 1e-4), `GradNorm moved the weights: ${w}`);
   });
   model.dispose();
+});
+
+test("GradNorm's shared parameter: a name that is not found says what was looked for (the config's, or the model's own hint)", () => {
+  const m = models.deeplabv3Resnet18({ numClasses: 3, width: 8, auxLoss: true });
+  assert.deepEqual(gradNormParameter(m, 'deeplabv3_resnet18')[0], 'backbone.layer3.1.conv2.weight');
+  assert.throws(() => gradNormParameter(m, 'deeplabv3_resnet18', 'head.nope'), /config: loss\.gradNorm\.parameter 'head\.nope' is not a parameter of deeplabv3_resnet18 \(e\.g\. /);
+  // A model whose hint names no parameter of its own.
+  const stale = Object.assign(m, { gradNormParameter: () => 'backbone.layer9.weight' });
+  assert.throws(() => gradNormParameter(stale, 'deeplabv3_resnet18'), /GradNorm: deeplabv3_resnet18's gradNormParameter\(\) names 'backbone\.layer9\.weight', which is not one of its parameters; name one with loss\.gradNorm\.parameter/);
+  assert.throws(() => gradNormParameter(new nn.ReLU(), 'relu'), /GradNorm: relu has no weight matrix/);
+  m.dispose();
 });
 
 test('deeplabv3_resnet18 with an aux head trains through the Trainer (EMA, SWA, TTA, bf16 where it runs), logs the aux term, and its checkpoint evaluates with TTA', async () => {

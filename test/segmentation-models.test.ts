@@ -225,6 +225,10 @@ test('the registry builds every name with its options; options that do not apply
   f.dispose();
   assert.throws(() => models.buildSegmentationModel('deeplabv3_mobilenet_v3_large', { numClasses: 3, width: 8 }), /option 'width' does not apply/);
   assert.throws(() => models.buildSegmentationModel('lraspp_mobilenet_v3_large', { numClasses: 3, auxLoss: true }), /option 'auxLoss' does not apply/);
+  // auxLoss false is the switch off, not an option given: every model takes it (a config's `auxLoss: false`).
+  const u = models.buildSegmentationModel('unet_resnet18', { numClasses: 2, width: 8, auxLoss: false });
+  assert.ok(!Object.keys(u.stateDict()).some((k) => k.startsWith('aux')));
+  u.dispose();
 });
 
 test('state dicts: without num_batches_tracked they load (PyTorch fills it in); a wrong shape or a stray key is an error naming it; the GradNorm hint names the last shared layer', () => {

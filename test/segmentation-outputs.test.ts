@@ -9,7 +9,9 @@
 // initialised or trained one epoch: nothing asserts what training reaches.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -22,6 +24,7 @@ const made: string[] = [];
 after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'arsenal-segout-')); made.push(d); return d; };
 
+const cli = fileURLToPath(new URL('../src/commands/main.js', import.meta.url));
 const VAL = ['cat', 'dog', 'road', 'sky', 'tree'];
 let root = '';
 before(async () => {
@@ -150,6 +153,88 @@ test('arsenal test writes palette masks that eval-seg scores to the same metrics
   assert.ok(!existsSync(join(none, 'pred_masks')) && !existsSync(join(none, 'panels')));
 });
 
+/**
+ * The test split's predictions written as `arsenal test` writes them, each equal to its truth (a one-hot of the mask,
+ * ignored pixels as class 0); the eval-seg command the log line prints, run as it is (no model needed).
+ */
+async function writeAndScore(cfg: tasks.SegmentationConfig): Promise<{ line: string; metrics: Record<string, number>; images: number; out: string }> {
+  const { test: ds } = await tasks.segmentation.datasets(cfg);
+  const classes = cfg.data.classes, out = tmp();
+  const writer = tasks.segmentation.predictionWriter!(cfg, { classes, classCounts: classes.map(() => 1), inChannels: 3 }, ds, { workDir: out, panels: 0 });
+  for await (const b of new DataLoader(ds, { batchSize: 2, shuffle: false })) {
+    torch.scope(() => writer.write(b, torch.functional.oneHot(b.masks!.maskedFill(b.masks!.eq(255), 0), classes.length).permute(0, 3, 1, 2).float()));
+    torch.dispose([b.images, b.labels, b.masks!]);
+  }
+  const [line] = await writer.close();
+  const command = line.split('; score them with ')[1];
+  assert.match(command, /^arsenal eval-seg /);
+  const argv = command.split(' ').slice(1);
+  assert.ok(!argv.some((a) => a.startsWith('<') || a.includes("'")), command);
+  const r = spawnSync(process.execPath, [cli, ...argv, '--work-dir', out, '--quiet'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${command}\n${r.stderr}`);
+  const j = JSON.parse(readFileSync(join(out, 'eval_seg.json'), 'utf8'));
+  return { line, metrics: j.metrics, images: j.images, out };
+}
+
+test("the eval-seg command arsenal test prints scores what it wrote: mmseg's ann_dir/<split> with data.testSubset, VOC's SegmentationClass (every split's masks) through --names, --reduce-zero-label", async () => {
+  // mmseg, the first 3 of the 5 val images: the other 2 ground-truth masks have no prediction.
+  const sub = await writeAndScore(config({ data: { ...config().data, testSubset: 3 } }));
+  assert.match(sub.line, new RegExp(`--gt ${join(root, 'ann_dir', 'val')} --names \\S+pred_masks\\.txt --num-classes 3$`));
+  assert.deepEqual(readFileSync(join(sub.out, 'pred_masks.txt'), 'utf8').split('\n'), [...VAL.slice(0, 3), '']);
+  assert.equal(sub.images, 3);
+  assert.equal(sub.metrics.aAcc, 1, 'each prediction is its own truth');
+  // eval-seg's default stays strict: every ground-truth mask needs a prediction.
+  assert.throws(() => commands.evalSeg(join(sub.out, 'pred_masks'), join(root, 'ann_dir', 'val'), { numClasses: 3, workDir: sub.out, quiet: true }), /2 ground-truth masks have no prediction .*--names FILE/);
+
+  // VOC: SegmentationClass holds the train and val masks; val.txt lists 2 of 4.
+  const voc = tmp();
+  for (const d of ['JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation']) mkdirSync(join(voc, d), { recursive: true });
+  await writeMmsegSplit(voc, 'all', ['a', 'b', 'c', 'd'], 3);
+  for (const n of ['a', 'b', 'c', 'd']) {
+    await sharp(join(voc, 'img_dir', 'all', `${n}.png`)).jpeg().toFile(join(voc, 'JPEGImages', `${n}.jpg`));
+    copyFileSync(join(voc, 'ann_dir', 'all', `${n}.png`), join(voc, 'SegmentationClass', `${n}.png`));
+  }
+  writeFileSync(join(voc, 'ImageSets', 'Segmentation', 'train.txt'), 'a\nc\n');
+  writeFileSync(join(voc, 'ImageSets', 'Segmentation', 'val.txt'), 'b\nd\n');
+  const v = await writeAndScore(config({ data: { ...config().data, dataset: 'voc', root: voc } }));
+  assert.match(v.line, new RegExp(`--gt ${join(voc, 'SegmentationClass')} --names `));
+  assert.deepEqual([v.images, v.metrics.aAcc], [2, 1]);
+
+  // reduceZeroLabel: the ground truth's raw 0 is ignored and k read as k − 1; without the flag raw 2 would be a bad label for 2 classes.
+  const z = await writeAndScore(config({ data: { ...config().data, classes: ['red', 'blue'], reduceZeroLabel: true } }));
+  assert.match(z.line, /--num-classes 2 --reduce-zero-label$/);
+  assert.deepEqual([z.images, z.metrics.aAcc], [5, 1]);
+
+  // --names: a listed mask missing from either folder, or a name listed twice, is named.
+  const list = join(sub.out, 'list.txt');
+  writeFileSync(list, 'cat\nroad\n');
+  assert.equal(commands.evalSeg(join(sub.out, 'pred_masks'), join(root, 'ann_dir', 'val'), { numClasses: 3, names: list, workDir: sub.out, quiet: true }).images, 2);
+  writeFileSync(list, 'cat\nsky\n');
+  assert.throws(() => commands.evalSeg(join(sub.out, 'pred_masks'), join(root, 'ann_dir', 'val'), { numClasses: 3, names: list, quiet: true }), /1 of the masks --names .* lists are not in --pred .*sky\.png/);
+  writeFileSync(list, 'cat\nnothing\n');
+  assert.throws(() => commands.evalSeg(join(sub.out, 'pred_masks'), join(root, 'ann_dir', 'val'), { numClasses: 3, names: list, quiet: true }), /lists are not in --gt .*nothing\.png/);
+  writeFileSync(list, 'cat\ncat\n');
+  assert.throws(() => commands.evalSeg(join(sub.out, 'pred_masks'), join(root, 'ann_dir', 'val'), { numClasses: 3, names: list, quiet: true }), /lists 'cat' twice/);
+});
+
+test('arsenal test whose pass fails still finishes the prediction files written so far; the pass\'s error is the one thrown', async () => {
+  // The val split with its 4th image (sky) corrupt: batches of 2 — cat, dog; road, sky (fails); tree.
+  const broken = tmp();
+  await writeMmsegSplit(broken, 'train', ['t0', 't1'], 1);
+  await writeMmsegSplit(broken, 'val', VAL, 2);
+  writeFileSync(join(broken, 'img_dir', 'val', 'sky.png'), 'not a png');
+  const cfg = config({ data: { ...config().data, root: broken } });
+  const model = tasks.segmentation.buildModel(cfg, { classes: SEG_CLASSES, classCounts: [1, 1, 1], inChannels: 3 });
+  const ckpt = join(broken, 'init.safetensors');
+  torch.safetensors.saveFile(model.stateDict(), ckpt);
+  model.dispose();
+  const out = tmp();
+  await assert.rejects(evaluateCheckpoint(cfg, ckpt, out, { quiet: true, panels: 2 }), /cannot decode .*sky\.png/);
+  // close() ran: the names list of what was written, and the first batch's panels with their legend.
+  assert.deepEqual(readFileSync(join(out, 'pred_masks.txt'), 'utf8'), 'cat\ndog\n');
+  assert.deepEqual(readdirSync(join(out, 'panels')).sort(), ['cat.png', 'dog.png', 'legend.md']);
+});
+
 test('drawGrid with a mask palette: every pixel blended at 50% with its class colour (VOC), ignore included', () => {
   // One 2 × 2 image of value 100, classes 0 1 / 2 255, normalisation undone first.
   const images = torch.full([1, 3, 2, 2], BACKGROUND / 255).sub(0.5).div(0.5);
@@ -166,7 +251,9 @@ test('drawGrid with a mask palette: every pixel blended at 50% with its class co
 test('SegmentationFolderDataset names its samples after their files; a Subset keeps them', async () => {
   const ds = await data.segmentationFolder(root, { split: 'val', layout: 'mmseg', classes: SEG_CLASSES });
   assert.deepEqual(ds.names, VAL);
-  assert.deepEqual(new data.Subset(ds, [3, 0]).names, ['sky', 'cat']);
+  const sub = new data.Subset(ds, [3, 0]);
+  assert.deepEqual(sub.names, ['sky', 'cat']);
+  assert.equal(sub.names, sub.names, 'built once, not per call');
   const loader = new DataLoader(ds, { batchSize: 5, shuffle: false });
   for await (const b of loader) { assert.equal(b.sizes, undefined, 'no resize: no stored sizes'); torch.dispose([b.images, b.labels, b.masks!]); }
 });

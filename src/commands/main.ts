@@ -12,11 +12,11 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const USAGE = `usage:
   arsenal train <config.ts> [--set a.b=value]... [--work-dir DIR] [--seed N] [--epochs N] [--budget 10m] [--resume]
-  arsenal test <config.ts> --checkpoint FILE [--tta] [--panels 8] [--set a.b=value]... [--work-dir DIR]
+  arsenal test <config.ts> --checkpoint FILE [--tta] [--panels 8 | --no-predictions] [--set a.b=value]... [--work-dir DIR]
   arsenal ensemble <config.ts>... --checkpoint FILE --checkpoint FILE... [--merge mean|logits|gmean|max|vote] [--weights 1,1,2] [--tta] [--work-dir DIR]
   arsenal augment <config.ts> --out grid.png [--n 16] [--seed N] [--epoch E] [--scenes]
   arsenal pseudo-label <config.ts> [--labelled 0.1] [--threshold 0.9 | --top-k N] [--soft] [--rounds 1] [--teacher-epochs N] [--teachers N] [--student-init scratch|teacher] [--min-labelled-share S] [--student-set a.b=value]... [--control] [--resume] [--tta] [--set a.b=value]... [--work-dir DIR]
-  arsenal eval-seg --pred DIR --gt DIR --num-classes K [--ignore-index 255] [--reduce-zero-label] [--classes a,b,c] [--work-dir DIR]
+  arsenal eval-seg --pred DIR --gt DIR --num-classes K [--names FILE] [--ignore-index 255] [--reduce-zero-label] [--classes a,b,c] [--work-dir DIR]
   arsenal data scenes --out DIR [--train 3000] [--val 500] [--size 192] [--seed 0] [--max-objects 6] [--overwrite]   emoji pasted on photos: mmseg, VOC, COCO, crops
   arsenal info
   arsenal start [--budget 10m | --full] [--epochs N] [--set a.b=value]... [--work-dir DIR]   the main job: the Fashion-MNIST tricks recipe in a 10-minute budget, with a result table`;
@@ -47,15 +47,17 @@ async function train(argv: string[]): Promise<void> {
 }
 
 async function test(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, { boolean: ['quiet', 'tta'], value: ['work-dir', 'checkpoint', 'panels'] });
+  const p = parseArgs(argv, { boolean: ['quiet', 'tta', 'no-predictions'], value: ['work-dir', 'checkpoint', 'panels'] });
   if (p.positional.length !== 1) throw new TypeError(`test: expected one config file\n${USAGE}`);
+  // --no-predictions: the metrics only, no prediction files (segmentation: no pred_masks/ nor panels/).
+  if (p.flags.has('no-predictions') && p.flags.has('panels')) throw new TypeError('test: --panels draws prediction files, --no-predictions writes none; give one');
   const ckpt = p.flags.get('checkpoint');
   if (typeof ckpt !== 'string') throw new TypeError('test: --checkpoint FILE is required (a .safetensors state dict)');
   if (!existsSync(ckpt)) throw new Error(`test: checkpoint '${ckpt}' does not exist`);
   const cfg = await loadConfig(p.positional[0], p.sets);
   const { evaluateCheckpoint } = await import('./test.js');
   const workDir = workDirFor(p.positional[0], p.flags.get('work-dir'));
-  const r = await evaluateCheckpoint(cfg, ckpt, workDir, { tta: p.flags.has('tta'), quiet: p.flags.has('quiet'), panels: intFlag(p, 'panels') });
+  const r = await evaluateCheckpoint(cfg, ckpt, workDir, { tta: p.flags.has('tta'), quiet: p.flags.has('quiet'), panels: intFlag(p, 'panels'), predictions: !p.flags.has('no-predictions') });
   console.log(JSON.stringify(r, null, 2));
 }
 
@@ -102,7 +104,7 @@ async function pseudoLabelCommand(argv: string[]): Promise<void> {
 }
 
 async function evalSegCommand(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, { boolean: ['reduce-zero-label', 'quiet'], value: ['pred', 'gt', 'num-classes', 'ignore-index', 'classes', 'work-dir'] });
+  const p = parseArgs(argv, { boolean: ['reduce-zero-label', 'quiet'], value: ['pred', 'gt', 'num-classes', 'names', 'ignore-index', 'classes', 'work-dir'] });
   const pred = p.flags.get('pred'), gt = p.flags.get('gt');
   if (typeof pred !== 'string' || typeof gt !== 'string') throw new TypeError(`eval-seg: --pred DIR and --gt DIR are required\n${USAGE}`);
   const numClasses = intFlag(p, 'num-classes');
@@ -111,7 +113,9 @@ async function evalSegCommand(argv: string[]): Promise<void> {
   if (classes && classes.length !== numClasses) throw new TypeError(`eval-seg: --classes names ${classes.length} classes, --num-classes is ${numClasses}`);
   const { evalSeg } = await import('./eval_seg.js');
   const workDir = typeof p.flags.get('work-dir') === 'string' ? (p.flags.get('work-dir') as string) : join('work_dirs', 'eval_seg');
-  evalSeg(pred, gt, { numClasses, ignoreIndex: intFlag(p, 'ignore-index'), reduceZeroLabel: p.flags.has('reduce-zero-label'), classes, workDir, quiet: p.flags.has('quiet') });
+  const names = p.flags.get('names');
+  if (names === true) throw new TypeError('eval-seg: --names needs a file (one mask name a line)');
+  evalSeg(pred, gt, { numClasses, ignoreIndex: intFlag(p, 'ignore-index'), reduceZeroLabel: p.flags.has('reduce-zero-label'), classes, names, workDir, quiet: p.flags.has('quiet') });
 }
 
 async function main(): Promise<void> {

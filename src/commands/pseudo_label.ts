@@ -26,7 +26,8 @@ import { Trainer } from '../engine/trainer.js';
 import { Predictor } from '../engine/predictor.js';
 import { applyOverrides } from '../config/overrides.js';
 import { getTask, validateConfig, type Config, type PseudoSelection } from '../tasks/index.js';
-import { checkShare, selectConfident, stratifiedSplit } from '../tasks/classification/pseudo.js';
+import { selectConfident, stratifiedSplit } from '../tasks/classification/pseudo.js';
+import { checkShare } from '../tasks/pseudo_checks.js';
 import type { TtaOptions } from '../infer/tta.js';
 import { markdownTable, formatMetric } from '../util/table.js';
 import { writeReport } from './report.js';
@@ -141,7 +142,11 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   const row = (round: string, trainImages: number, metrics: Record<string, number>, steps: number, sel?: { kept: number; quality: PseudoSelection['quality'] }): RoundRow =>
     ({ round, trainImages, pseudoLabels: sel?.kept ?? 0, ...(sel?.quality ?? noQuality), ...pick(metrics), steps });
   const fit = async (name: string, train: Dataset, epochs: number, init?: string, base: Config = cfg) => {
-    const c = { ...base, train: { ...base.train, epochs }, model: init ? { ...base.model, pretrained: init } : base.model } as Config;
+    // A model started from `init` (the teacher's whole weights) does not load a classifier's backbone first (segmentation's
+    // model.backbonePretrained excludes model.pretrained).
+    const { backbonePretrained: _drop, ...rest } = base.model as Config['model'] & { backbonePretrained?: string };
+    const model = init ? { ...rest, pretrained: init } : base.model;
+    const c = { ...base, train: { ...base.train, epochs }, model } as Config;
     const workDir = join(o.workDir, name);
     const t = new Trainer(c, { workDir, quiet: o.quiet, resume: o.resume, datasets: { train, test } });
     const r = await t.fit();
@@ -171,7 +176,7 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   for (let round = 1; round <= rounds; round++) {
     // The pool is selected batch by batch: the task keeps what it needs of each (classification the logits, segmentation the kept masks).
     const loader = new DataLoader(pool, { batchSize: (cfg.data.testBatchSize ?? cfg.data.batchSize * 2), shuffle: false });
-    const selector = pseudo.selector(selection);
+    const selector = pseudo.selector(selection, (p, opts) => task.selectPseudo(p, opts));
     await predictPool(teachers, loader, o.tta, (p, truth, indices) => selector.update(p, truth, indices));
     const sel = selector.finish();
     const kept = sel.indices.length;

@@ -45,23 +45,29 @@ async function evaluateLoaded(e: EvalModel, cfg: BaseConfig, weightsFile: string
   const writer = opts.predictions === false ? undefined : task.predictionWriter?.(cfg, e.info, e.test, { workDir, panels: opts.panels });
   let metrics: Record<string, number>;
   let views: TestResult['views'];
-  if (tta) {
-    // Each view alone and their merge, from one forward per view: the table says what each view adds.
-    const names = buildViews(tta).map((v) => v.name);
-    const meters = names.map(() => task.meter(cfg, e.info));
-    const merged = task.meter(cfg, e.info);
-    await Predictor.stream([model], e.testLoader, (b) => {
-      const targets = task.targets({ images: b.images, ...task.batchTargets(b) });
-      const preds = predictor.predictViews(model, b.images, tta);
-      preds.forEach((p, i) => meters[i].update(p, targets));
-      const p = task.merge(preds, { how: tta.merge });
-      merged.update(p, targets);
-      writer?.write(b, p);
-    });
-    metrics = merged.compute();
-    views = [...names.map((view, i) => ({ view, ...meters[i].compute() })), { view: `TTA (${tta.merge ?? task.merges[0]} of ${names.length} views)`, ...metrics }];
-  } else {
-    metrics = await predictor.evaluate(model, e.testLoader, undefined, writer && ((b, p) => writer.write(b, p)));
+  try {
+    if (tta) {
+      // Each view alone and their merge, from one forward per view: the table says what each view adds.
+      const names = buildViews(tta).map((v) => v.name);
+      const meters = names.map(() => task.meter(cfg, e.info));
+      const merged = task.meter(cfg, e.info);
+      await Predictor.stream([model], e.testLoader, (b) => {
+        const targets = task.targets({ images: b.images, ...task.batchTargets(b) });
+        const preds = predictor.predictViews(model, b.images, tta);
+        preds.forEach((p, i) => meters[i].update(p, targets));
+        const p = task.merge(preds, { how: tta.merge });
+        merged.update(p, targets);
+        writer?.write(b, p);
+      });
+      metrics = merged.compute();
+      views = [...names.map((view, i) => ({ view, ...meters[i].compute() })), { view: `TTA (${tta.merge ?? task.merges[0]} of ${names.length} views)`, ...metrics }];
+    } else {
+      metrics = await predictor.evaluate(model, e.testLoader, undefined, writer && ((b, p) => writer.write(b, p)));
+    }
+  } catch (err) {
+    // The files written so far are finished (pending writes awaited); the pass's own error is the one reported.
+    await writer?.close().catch(() => undefined);
+    throw err;
   }
   const written = writer ? await writer.close() : [];
   const result: TestResult = {

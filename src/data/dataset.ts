@@ -148,6 +148,7 @@ export class Subset implements Dataset {
   readonly indices: readonly number[];
   readonly length: number;
   private _targets: Int32Array | null = null;
+  private _names: readonly string[] | null = null;
 
   constructor(ds: Dataset, indices: number[]) {
     if (ds === null || typeof ds !== 'object' || typeof ds.getBatch !== 'function') throw new TypeError('Subset: expected a Dataset');
@@ -176,10 +177,14 @@ export class Subset implements Dataset {
     return this._targets;
   }
 
-  /** The underlying samples' names, where it has them. */
-  get names(): string[] | undefined {
-    const n = this.dataset.names;
-    return n && this.indices.map((i) => n[i]);
+  /** The underlying samples' names, where it has them (built once). */
+  get names(): readonly string[] | undefined {
+    if (this._names === null) {
+      const n = this.dataset.names;
+      if (n === undefined) return undefined;
+      this._names = Object.freeze(this.indices.map((i) => n[i]));
+    }
+    return this._names;
   }
 
   classCounts(): number[] {

@@ -3,7 +3,7 @@
 // and image folders, segmentation folders (mmseg and VOC layouts, masks read by
 // palette index), and the prefetching loader.
 export { Rng } from './rng.js';
-export { type Sample, type SampleSource, checkSample } from './sample.js';
+export { type Sample, type SampleSource, checkSample, IGNORE_INDEX } from './sample.js';
 export { type Batch, type Dataset, TensorDataset, Subset } from './dataset.js';
 export { readIdx, idxTensor, type IdxDType } from './idx.js';
 export { FASHION_MNIST_CLASSES, fashionMnist } from './fashion_mnist.js';

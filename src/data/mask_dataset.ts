@@ -7,8 +7,8 @@
 import * as torch from '../torch/index.js';
 import { Tensor } from '../torch/tensor.js';
 import { checkIndices, type Batch, type Dataset } from './dataset.js';
+import { IGNORE_INDEX } from './sample.js';
 
-const IGNORE = 255;
 const WHO = 'MaskDataset';
 
 export class MaskDataset implements Dataset {
@@ -36,8 +36,8 @@ export class MaskDataset implements Dataset {
     checkIndices(indices, source.length, `${WHO} indices`);
     checkIndices(r, m, `${WHO} rows`);
     const k = source.classes.length;
-    const bad = torch.scope(() => (m === 0 ? 0 : masks.ne(IGNORE).logicalAnd(masks.ge(k)).sum().item()));
-    if (bad > 0) throw new RangeError(`${WHO}: ${bad} mask pixels hold a label ≥ ${k} that is not ${IGNORE} (ignore); there are ${k} classes`);
+    const bad = torch.scope(() => (m === 0 ? 0 : masks.ne(IGNORE_INDEX).logicalAnd(masks.ge(k)).sum().item()));
+    if (bad > 0) throw new RangeError(`${WHO}: ${bad} mask pixels hold a label ≥ ${k} that is not ${IGNORE_INDEX} (ignore); there are ${k} classes`);
     this.source = source;
     this.indices = Object.freeze(indices.slice());
     this.rows = Object.freeze(r.slice());

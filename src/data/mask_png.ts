@@ -85,12 +85,15 @@ export function readMaskPng(path: string): MaskPng {
 
 /**
  * A class map as an 8-bit palette PNG (VOC's SegmentationClass form: index = class, 255 = ignore), in the VOC
- * colours unless a palette (up to 256 [r, g, b]) is given; readMaskPng reads the indices back.
+ * colours unless a palette (up to 256 [r, g, b]) is given, or with 'greyscale' as an 8-bit greyscale PNG (mmseg's
+ * ann_dir form: grey value = class); readMaskPng reads the indices back from either.
  */
-export function encodeMaskPng(m: MaskPng, palette: number[][] = vocPalette()): Uint8Array {
+export function encodeMaskPng(m: MaskPng, palette: number[][] | 'greyscale' = vocPalette()): Uint8Array {
   if (!(m.data instanceof Uint8Array) || !Number.isInteger(m.height) || !Number.isInteger(m.width) || m.height < 1 || m.width < 1 || m.data.length !== m.height * m.width) {
     throw new TypeError(`encodeMaskPng: expected { data: Uint8Array of height × width, height, width }, got ${m.data?.length} values for ${m.height}x${m.width}`);
   }
-  if (!Array.isArray(palette) || palette.length < 1 || palette.length > 256) throw new TypeError(`encodeMaskPng: palette must have 1 to 256 colours, got ${palette?.length}`);
-  return encode({ width: m.width, height: m.height, data: m.data, channels: 1, depth: 8, palette });
+  const png = { width: m.width, height: m.height, data: m.data, channels: 1, depth: 8 as const };
+  if (palette === 'greyscale') return encode(png);
+  if (!Array.isArray(palette) || palette.length < 1 || palette.length > 256) throw new TypeError(`encodeMaskPng: palette must be 1 to 256 colours or 'greyscale', got ${Array.isArray(palette) ? palette.length : JSON.stringify(palette)}`);
+  return encode({ ...png, palette });
 }

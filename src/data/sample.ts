@@ -6,6 +6,9 @@
 // [M]. It belongs to the data layer, below the transforms.
 import type { Tensor } from '../torch/tensor.js';
 
+/** A mask's value for pixels that count for nothing (mmseg's ignore_index; VOC's border): the one constant every layer uses. */
+export const IGNORE_INDEX = 255;
+
 export interface Sample {
   image: Tensor;
   label?: number;

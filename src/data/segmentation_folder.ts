@@ -12,12 +12,11 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, extname, relative } from 'node:path';
 import { fromBytes, scope, stack, tensor, zeros, ops, type Tensor } from '../torch/index.js';
 import { checkIndices, type Batch, type Dataset } from './dataset.js';
+import { IGNORE_INDEX } from './sample.js';
 import { loadSharp, openImage, type SharpModule } from './image_folder.js';
 import { decodeMaskPng, readMaskPng, type MaskPng } from './mask_png.js';
 import { byName, filesUnder } from './files.js';
 
-/** The mask value of unlabelled pixels (mmseg's ignore_index). */
-const IGNORE = 255;
 const WHO = 'segmentationFolder';
 /** Image extensions of the mmseg layout (mmseg's img_suffix is '.jpg' by default; '.png' for e.g. Cityscapes-like sets). */
 export const SEG_IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
@@ -52,7 +51,7 @@ const stem = (rel: string): string => rel.slice(0, rel.length - extname(rel).len
 /** Value → label table (256 entries): identity, or mmseg's reduce_zero_label (0 → 255, v → v − 1, 255 stays 255). */
 function labelTable(reduceZeroLabel: boolean): Int32Array {
   const lut = Int32Array.from({ length: 256 }, (_, v) => v);
-  if (reduceZeroLabel) for (let v = 0; v < 256; v++) lut[v] = v === 0 || v === IGNORE ? IGNORE : v - 1;
+  if (reduceZeroLabel) for (let v = 0; v < 256; v++) lut[v] = v === 0 || v === IGNORE_INDEX ? IGNORE_INDEX : v - 1;
   return lut;
 }
 
@@ -139,7 +138,7 @@ export class SegmentationFolderDataset implements Dataset {
     const k = this.classes.length;
     for (let v = 0; v < 256; v++) {
       const c = this.lut[v];
-      if (raw[v] > 0 && c >= k && c !== IGNORE) {
+      if (raw[v] > 0 && c >= k && c !== IGNORE_INDEX) {
         const via = this.reduceZeroLabel ? ` (raw value ${v}, after reduceZeroLabel)` : '';
         throw new RangeError(`${WHO}: mask ${file} has label ${c}${via} in ${raw[v]} pixels, but there are ${k} classes (expected 0..${k - 1}, or 255 = ignore)`);
       }
@@ -228,7 +227,7 @@ function checkOptions(opts: SegmentationFolderOptions): { split: 'train' | 'val'
   if (!Array.isArray(classes) || classes.length === 0 || !classes.every((c) => typeof c === 'string')) {
     throw new TypeError(`${WHO}: classes must be a non-empty array of class names`);
   }
-  if (classes.length > IGNORE) throw new RangeError(`${WHO}: at most ${IGNORE} classes (mask value 255 is ignore), got ${classes.length}`);
+  if (classes.length > IGNORE_INDEX) throw new RangeError(`${WHO}: at most ${IGNORE_INDEX} classes (mask value 255 is ignore), got ${classes.length}`);
   if (typeof reduceZeroLabel !== 'boolean') throw new TypeError(`${WHO}: reduceZeroLabel must be a boolean, got ${typeof reduceZeroLabel}`);
   let size: [number, number] | null = null;
   if (imageSize !== undefined) {

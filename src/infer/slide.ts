@@ -5,7 +5,6 @@
 // many crops covered each pixel. For images larger than the training crop.
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/tensor.js';
-import * as F from '../torch/functional.js';
 
 export interface SlideOptions {
   /** [h, w] of a crop (mmseg crop_size). */
@@ -23,20 +22,35 @@ export function slideInference(forward: (crop: Tensor) => Tensor, x: Tensor, o: 
   const [ch, cw] = o.crop, [sh, sw] = o.stride;
   const hGrids = Math.floor(Math.max(H - ch + sh - 1, 0) / sh) + 1;
   const wGrids = Math.floor(Math.max(W - cw + sw - 1, 0) / sw) + 1;
+  // The sum and the count are allocated once; each window's scores are added in place into their view of them, and
+  // each window's tensors are freed with its scope (memory: one N·K·H·W sum, not one per window).
   let sum: Tensor | null = null;
-  const count = torch.zeros([1, 1, H, W]);
-  for (let i = 0; i < hGrids; i++) {
-    for (let j = 0; j < wGrids; j++) {
-      const y2 = Math.min(i * sh + ch, H), x2 = Math.min(j * sw + cw, W);
-      const y1 = Math.max(y2 - ch, 0), x1 = Math.max(x2 - cw, 0);
-      const scores = forward(x.narrow(2, y1, y2 - y1).narrow(3, x1, x2 - x1));
-      if (scores.ndim !== 4 || scores.shape[0] !== n || scores.shape[2] !== y2 - y1 || scores.shape[3] !== x2 - x1) {
-        throw new TypeError(`slideInference: a crop [${n}, ·, ${y2 - y1}, ${x2 - x1}] gave scores [${scores.shape}]; expected [${n}, K, ${y2 - y1}, ${x2 - x1}]`);
+  const count = torch.zeros([1, 1, H, W], { device: x.device });
+  try {
+    for (let i = 0; i < hGrids; i++) {
+      for (let j = 0; j < wGrids; j++) {
+        const y2 = Math.min(i * sh + ch, H), x2 = Math.min(j * sw + cw, W);
+        const y1 = Math.max(y2 - ch, 0), x1 = Math.max(x2 - cw, 0);
+        // The first window's scope returns the sum it allocates (so it moves to the caller's scope); the others return nothing.
+        const made: Tensor | null = torch.scope(() => {
+          const scores = forward(x.narrow(2, y1, y2 - y1).narrow(3, x1, x2 - x1));
+          if (scores.ndim !== 4 || scores.shape[0] !== n || scores.shape[2] !== y2 - y1 || scores.shape[3] !== x2 - x1) {
+            throw new TypeError(`slideInference: a crop [${n}, ·, ${y2 - y1}, ${x2 - x1}] gave scores [${scores.shape}]; expected [${n}, K, ${y2 - y1}, ${x2 - x1}]`);
+          }
+          const into = sum ?? torch.zeros([n, scores.shape[1], H, W], { device: x.device });
+          if (scores.shape[1] !== into.shape[1]) throw new TypeError(`slideInference: a crop gave scores of ${scores.shape[1]} channels, the first crop ${into.shape[1]}`);
+          into.narrow(2, y1, y2 - y1).narrow(3, x1, x2 - x1).add_(scores.float());
+          count.narrow(2, y1, y2 - y1).narrow(3, x1, x2 - x1).add_(1);
+          return sum === null ? into : null;
+        });
+        if (made) sum = made;
       }
-      const placed = F.pad(scores.float(), [x1, W - x2, y1, H - y2]);
-      sum = sum ? sum.add(placed) : placed;
-      count.narrow(2, y1, y2 - y1).narrow(3, x1, x2 - x1).add_(1);
     }
+    return sum!.div_(count);
+  } catch (e) {
+    (sum as Tensor | null)?.dispose();
+    throw e;
+  } finally {
+    count.dispose();
   }
-  return sum!.div(count);
 }

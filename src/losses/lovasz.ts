@@ -19,6 +19,7 @@
 import * as torch from '../torch/index.js';
 import * as F from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
+import { IGNORE_INDEX } from '../data/sample.js';
 
 export interface LovaszOptions {
   /** Classes averaged: those in the (non-ignored) targets, or all K (default 'present'). */
@@ -42,7 +43,7 @@ export function lovaszSoftmax(x: Tensor, target: Tensor, o: LovaszOptions = {}):
   if (classes !== 'present' && classes !== 'all') throw new RangeError(`lovaszSoftmax: classes must be 'present' or 'all', got ${String(classes)}`);
   const input = o.input ?? 'logits';
   if (input !== 'logits' && input !== 'probs') throw new RangeError(`lovaszSoftmax: input must be 'logits' or 'probs', got ${String(input)}`);
-  const ignore = o.ignoreIndex ?? 255;
+  const ignore = o.ignoreIndex ?? IGNORE_INDEX;
   if (!Number.isInteger(ignore)) throw new RangeError(`lovaszSoftmax: ignoreIndex must be an integer, got ${ignore}`);
   const valid = target.ne(ignore);
   const safe = torch.where(valid, target, 0).long();

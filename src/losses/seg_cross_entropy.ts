@@ -19,6 +19,7 @@
 import * as torch from '../torch/index.js';
 import * as F from '../torch/functional.js';
 import type { Tensor } from '../torch/tensor.js';
+import { IGNORE_INDEX } from '../data/sample.js';
 import type { Reduction } from './focal.js';
 
 export type SegNormaliser = 'mmseg' | 'pytorch';
@@ -47,7 +48,7 @@ function check(logits: Tensor, target: Tensor, o: SegCrossEntropyOptions): Check
   const [n, k, h, w] = logits.shape;
   if (target.ndim !== 3 || target.shape.join() !== [n, h, w].join()) throw new TypeError(`segCrossEntropy: target must be [N, H, W] = [${[n, h, w]}] for logits [${logits.shape}], got [${target.shape}]`);
   if (target.dtype !== 'int64') throw new TypeError(`segCrossEntropy: target must be int64 class indices, got ${target.dtype}`);
-  const ignore = o.ignoreIndex ?? 255;
+  const ignore = o.ignoreIndex ?? IGNORE_INDEX;
   if (!Number.isInteger(ignore)) throw new RangeError(`segCrossEntropy: ignoreIndex must be an integer, got ${ignore}`);
   const normaliser = o.normaliser ?? 'mmseg';
   if (normaliser !== 'mmseg' && normaliser !== 'pytorch') throw new RangeError(`segCrossEntropy: normaliser must be 'mmseg' or 'pytorch', got ${String(normaliser)}`);

@@ -39,6 +39,7 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/tensor.js';
 import { isFloating } from '../torch/dtype.js';
+import { IGNORE_INDEX } from '../data/sample.js';
 
 export interface SegmentationMeterOptions {
   /** Label value whose pixels are left out of every count (mmseg default 255). */
@@ -85,7 +86,7 @@ export class SegmentationMeter {
 
   constructor(readonly numClasses: number, opts: SegmentationMeterOptions = {}) {
     if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`SegmentationMeter: numClasses must be a positive integer, got ${numClasses}`);
-    this.ignoreIndex = opts.ignoreIndex ?? 255;
+    this.ignoreIndex = opts.ignoreIndex ?? IGNORE_INDEX;
     this.reduceZeroLabel = opts.reduceZeroLabel ?? false;
     if (!Number.isInteger(this.ignoreIndex)) throw new TypeError(`SegmentationMeter: ignoreIndex must be an integer, got ${String(opts.ignoreIndex)}`);
     if (typeof this.reduceZeroLabel !== 'boolean') throw new TypeError(`SegmentationMeter: reduceZeroLabel must be a boolean, got ${String(opts.reduceZeroLabel)}`);

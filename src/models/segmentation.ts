@@ -58,12 +58,12 @@ export type SegModelName = keyof typeof SEG_MODELS;
 /** The segmentation model names configs know. */
 export const SEG_MODEL_NAMES = Object.keys(SEG_MODELS) as [SegModelName, ...SegModelName[]];
 
-/** Builds a segmentation model by name; an option the model does not take is an error naming it. */
+/** Builds a segmentation model by name; an option the model does not take is an error naming it (undefined, or false for a switch, is not given). */
 export function buildSegmentationModel(name: string, opts: SegModelOptions): Module {
   if (!Object.hasOwn(SEG_MODELS, name)) throw new Error(`segmentation model: unknown '${name}' (valid: ${SEG_MODEL_NAMES.join(', ')})`);
   const e: Entry = SEG_MODELS[name as SegModelName];
   for (const [k, v] of Object.entries(opts)) {
-    if (v !== undefined && !e.options.includes(k as keyof SegModelOptions)) throw new TypeError(`segmentation model '${name}': option '${k}' does not apply (it takes ${e.options.join(', ')})`);
+    if (v !== undefined && v !== false && !e.options.includes(k as keyof SegModelOptions)) throw new TypeError(`segmentation model '${name}': option '${k}' does not apply (it takes ${e.options.join(', ')})`);
   }
   return e.build(opts);
 }

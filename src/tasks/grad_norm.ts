@@ -12,9 +12,16 @@ import type { TaskLoss } from './task.js';
 /** The named parameter GradNorm balances at. */
 export function gradNormParameter(model: Module, modelName: string, parameter?: string): [string, Tensor] {
   const named = [...model.namedParameters()];
-  const shared = parameter ?? (model as { gradNormParameter?: () => string | undefined }).gradNormParameter?.();
+  const hint = parameter === undefined ? (model as { gradNormParameter?: () => string | undefined }).gradNormParameter?.() : undefined;
+  const shared = parameter ?? hint;
   const found = shared ? named.find(([n]) => n === shared) : named.filter(([, p]) => p.ndim >= 2).at(-1);
-  if (!found) throw new TypeError(`config: loss.gradNorm.parameter '${parameter}' is not a parameter of ${modelName} (e.g. ${named.filter(([, p]) => p.ndim >= 2).slice(-3).map(([n]) => n).join(', ')})`);
+  if (!found) {
+    const e = named.filter(([, p]) => p.ndim >= 2).slice(-3).map(([n]) => n).join(', ');
+    const what = parameter !== undefined ? `config: loss.gradNorm.parameter '${parameter}' is not a parameter of ${modelName}`
+      : hint !== undefined ? `GradNorm: ${modelName}'s gradNormParameter() names '${hint}', which is not one of its parameters; name one with loss.gradNorm.parameter`
+        : `GradNorm: ${modelName} has no weight matrix (a parameter of 2 or more dimensions) to balance at; name one with loss.gradNorm.parameter`;
+    throw new TypeError(`${what}${e ? ` (e.g. ${e})` : ''}`);
+  }
   return found;
 }
 

@@ -2,7 +2,8 @@
 // the whole config. A task written elsewhere (a test, a user's package) joins
 // with registerTask and then trains through the same trainer, TTA and
 // ensembles, with no change to src/ (docs/architecture.md §5). Pseudo-labelling
-// selects through Task.selectPseudo and runs its rounds through Task.pseudo.
+// runs its rounds through Task.pseudo, whose selector streams the pool through
+// Task.selectPseudo.
 import { fail, show } from '../util/schema.js';
 import type { BaseConfig } from '../config/sections.js';
 import type { Task } from './task.js';
@@ -42,7 +43,7 @@ export function validateConfig(cfg: unknown): asserts cfg is Config {
   getTask((cfg as BaseConfig).task).schema(cfg, 'config');
 }
 
-export type { Task, Meter, TaskLoss, DataInfo, LossContext, PseudoOptions, PredictionWriter, PredictionOutputOptions, SegmentationTask, MixedMasks, DetectionTask, Detections, BoxTargets, PseudoLabelling, PseudoSelector, PseudoSelection, PseudoColumn } from './task.js';
+export type { Task, Meter, TaskLoss, DataInfo, LossContext, PseudoOptions, SelectPseudo, PredictionWriter, PredictionOutputOptions, SegmentationTask, MixedMasks, DetectionTask, Detections, BoxTargets, PseudoLabelling, PseudoSelector, PseudoSelection, PseudoColumn } from './task.js';
 export { SINGLE_PROCESS } from './task.js';
 export { classification, segmentation };
 export * from './classification/index.js';

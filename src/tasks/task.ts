@@ -97,8 +97,11 @@ export interface Task<Cfg extends BaseConfig = BaseConfig, Output = unknown, Tar
   invert(view: View, prediction: Prediction): Prediction;
   /** One merge of several predictions of the same images — TTA views and ensemble members alike. */
   merge(predictions: Prediction[], opts: { how?: MergeHow; weights?: number[] }): Prediction;
-  /** Which predictions of an unlabelled pool to keep as pseudo-labels, and their targets. */
-  selectPseudo(prediction: Prediction, opts: PseudoOptions): { indices: number[]; targets: Tensor };
+  /**
+   * Which predictions of an unlabelled pool to keep as pseudo-labels, and their targets: the one rule pseudo-labelling
+   * selects by (`pseudo.selector` streams the pool through it).
+   */
+  selectPseudo: SelectPseudo<Prediction>;
   /**
    * Optional: files of a test set's predictions for `arsenal test` (segmentation: palette PNG masks and
    * image | truth | prediction panels), fed batch by batch in the test pass.
@@ -132,6 +135,9 @@ export interface PseudoOptions {
   /** Soft targets (the probabilities) instead of hard ones. */
   soft?: boolean;
 }
+
+/** Task.selectPseudo: the predictions kept as pseudo-labels (positions in `prediction`, ascending) and their targets. */
+export type SelectPseudo<Prediction> = (prediction: Prediction, opts: PseudoOptions) => { indices: number[]; targets: Tensor };
 
 /** A pool's pseudo-targets: which pool images are kept, their targets, and how right they are. */
 export interface PseudoSelection {
@@ -176,7 +182,8 @@ export interface PseudoLabelling<Prediction, Targets, L extends Dataset = Datase
   split(train: Dataset, share: number, seed: number): [number[], number[]];
   /** The labelled images with their true targets, as a training set. */
   labelled(train: Dataset, indices: number[]): Promise<L>;
-  selector(opts: PseudoOptions): PseudoSelector<Prediction, Targets>;
+  /** The pool's selection, streamed batch by batch, by the task's `select` (Task.selectPseudo): per batch, or over the gathered pool where the rule needs it whole (top k per class). */
+  selector(opts: PseudoOptions, select: SelectPseudo<Prediction>): PseudoSelector<Prediction, Targets>;
   /**
    * A student's training set: the labelled images, then the kept pool images
    * (`pool` maps pool positions to training-set positions) with their

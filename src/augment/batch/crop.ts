@@ -9,7 +9,8 @@
 import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import type { Tensor } from '../../torch/tensor.js';
-import { type AugmentContext, type BatchTransform, type ImageBatch, IGNORE_INDEX, normalisedFill } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, normalisedFill } from './types.js';
+import { IGNORE_INDEX } from '../../data/sample.js';
 import { checkBoxes, shiftClipFilter } from './boxes.js';
 import { anyOf, arr, num, obj, oneOf, opt } from '../../util/schema.js';
 

@@ -15,7 +15,8 @@
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
-import { type AugmentContext, type BatchTransform, type ImageBatch, IGNORE_INDEX } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch } from './types.js';
+import { IGNORE_INDEX } from '../../data/sample.js';
 import { checkBoxes } from './boxes.js';
 import { emptyRects, rectMask, type Rects } from './rect_mask.js';
 import { anyOf, arr, num, obj, oneOf, opt, range } from '../../util/schema.js';

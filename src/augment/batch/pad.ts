@@ -4,7 +4,8 @@
 // units), masks 255 (ignore), boxes move by the left and top padding.
 import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
-import { type AugmentContext, type BatchTransform, type ImageBatch, IGNORE_INDEX, normalisedFill } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, normalisedFill } from './types.js';
+import { IGNORE_INDEX } from '../../data/sample.js';
 import { checkBoxes } from './boxes.js';
 import { anyOf, arr, num, obj, oneOf, opt } from '../../util/schema.js';
 

@@ -20,10 +20,11 @@ import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
-import { type AugmentContext, type BatchTransform, type ImageBatch, IGNORE_INDEX } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch } from './types.js';
+import { IGNORE_INDEX } from '../../data/sample.js';
 import { type Windows, sampleMasks, warpWindows, windowTheta } from './warp.js';
 import { checkBoxes } from './boxes.js';
-import { anyOf, arr, bool, num, obj, oneOf, opt, range } from '../../util/schema.js';
+import { anyOf, arr, bool, num, obj, oneOf, opt, range, req } from '../../util/schema.js';
 
 type Size = number | [number, number];
 const sizeCheck = anyOf(num(1, 1e5, true), arr(num(1, 1e5, true), 2));
@@ -81,7 +82,7 @@ export function pickCandidates(masks: Tensor, ratio: number): Int32Array {
 export class RandomResizeCrop implements BatchTransform {
   readonly type = 'RandomResizeCrop';
   static readonly schema = obj({
-    type: opt(oneOf('RandomResizeCrop')), cropSize: opt(sizeCheck), scale: opt(sizeCheck), ratioRange: opt(range(num(1e-3, 1e3))),
+    type: opt(oneOf('RandomResizeCrop')), cropSize: req(sizeCheck), scale: opt(sizeCheck), ratioRange: opt(range(num(1e-3, 1e3))),
     keepRatio: opt(bool), catMaxRatio: opt(num(0, 1)), fill: opt(anyOf(num(), arr(num()))),
     interpolation: opt(oneOf('bilinear', 'nearest')), minBoxSize: opt(num(0)),
   });

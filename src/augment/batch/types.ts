@@ -19,9 +19,6 @@ export interface ImageBatch {
   boxLabels?: Tensor[];
 }
 
-/** The mask value of pixels with no label (mmseg's ignore index). */
-export const IGNORE_INDEX = 255;
-
 export interface AugmentContext {
   /** The seeded JS generator every random choice comes from (noise tensors use libtorch's seeded generator). */
   rng: Rng;

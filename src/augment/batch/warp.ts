@@ -8,7 +8,8 @@
 import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import type { Tensor } from '../../torch/tensor.js';
-import { type AugmentContext, type ImageBatch, IGNORE_INDEX, normalisedFill } from './types.js';
+import { type AugmentContext, type ImageBatch, normalisedFill } from './types.js';
+import { IGNORE_INDEX } from '../../data/sample.js';
 import { filterBoxes } from './boxes.js';
 
 export interface Windows {

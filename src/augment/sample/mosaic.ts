@@ -16,7 +16,7 @@ import type { Rng } from '../../data/rng.js';
 import { type Sample, checkSample, checkImgScale } from './types.js';
 import { canvas, fitRatio, rescaleSample } from './resize.js';
 import { filterBoxes } from '../batch/boxes.js';
-import { IGNORE_INDEX } from '../batch/types.js';
+import { IGNORE_INDEX } from '../../data/sample.js';
 import { num, obj, oneOf, opt, range, arr } from '../../util/schema.js';
 
 export interface MosaicOptions {

@@ -6,13 +6,11 @@
 import { arange, cat, functional as F, ops, scope, stack, tensor, where, zeros, type Tensor } from '../../torch/index.js';
 import type { EmojiBank } from './material.js';
 import type { ScenePlan } from './plan.js';
-
-/** The mask value of pixels that are not annotated (mmseg's ignore_index). */
-export const IGNORE = 255;
+import { IGNORE_INDEX } from '../sample.js';
 
 export interface ComposeOptions {
   size: number;
-  /** An object more than this share hidden is not annotated; its visible pixels are IGNORE. */
+  /** An object more than this share hidden is not annotated; its visible pixels are IGNORE_INDEX. */
   maxHidden: number;
   /** Crop side (64) and the share its square window is enlarged by over the object's box (0.1). */
   cropSize: number;
@@ -174,7 +172,7 @@ export function composeScenes(plans: ScenePlan[], backgrounds: Tensor, bank: Emo
     const objects: ComposedObject[][] = plans.map((p, b) => p.objects.map((ob, k) => {
       const i = b * M + k;
       const kept = visible[i] > 0 && visible[i] >= (1 - o.maxHidden) * full[i];
-      table[b * (M + 1) + k + 1] = kept ? ob.cls + 1 : IGNORE;
+      table[b * (M + 1) + k + 1] = kept ? ob.cls + 1 : IGNORE_INDEX;
       return { cls: ob.cls, emoji: ob.emoji, full: full[i], visible: visible[i], kept };
     }));
     const masks = tensor(table).long().view(B, M + 1).gather(1, inst.view(B, S * S).long()).to('uint8');

@@ -7,20 +7,21 @@
 //   crops/{train,val}/<class>/NNNNN.png (NNNNN = annotation id)          ImageFolder of the annotated objects
 //   meta.json                                                            classes, palette, material, options, counts
 // Scenes are composed in batches (compose.ts); each batch's files are encoded
-// (sharp, fast-png) while the next batch is composed. The emoji of each class
+// (sharp; masks by encodeMaskPng) while the next batch is composed. The emoji of each class
 // and the photographs are split between train and val by the seed, so the val
 // split has drawings and photos the train split never shows.
 import { link, copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encode as encodePng } from 'fast-png';
 import { Rng } from '../rng.js';
 import { getNumThreads, setNumThreads } from '../../torch/index.js';
 import { loadSharp } from '../image_folder.js';
 import { arr, bool, num, obj, opt, req, str, fail, type Infer } from '../../util/schema.js';
-import { LEVELS, loadEmojiBank, loadPhotos, type SceneMaterial } from './material.js';
+import { EMOJI_SIDE, textureLevels, loadEmojiBank, loadPhotos, type SceneMaterial } from './material.js';
 import { planScene, type SceneOptions, type ScenePools } from './plan.js';
-import { composeScenes, IGNORE, type ComposedBatch } from './compose.js';
+import { composeScenes, type ComposedBatch } from './compose.js';
+import { IGNORE_INDEX } from '../sample.js';
 import { vocPalette } from '../palette.js';
+import { encodeMaskPng } from '../mask_png.js';
 import { backgrounds } from './background.js';
 
 export const GENERATOR = 'arsenal-scenes 1';
@@ -135,7 +136,13 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
   };
   if (!(o.objectSize[0] <= o.objectSize[1] && o.objectSize[1] <= size)) fail('scenes.objectSize', `expected [lo, hi] with lo ≤ hi ≤ size (${size}), got ${JSON.stringify(o.objectSize)}`);
   if (!(o.cropScale[0] <= o.cropScale[1])) fail('scenes.cropScale', `expected [lo, hi] with lo ≤ hi, got ${JSON.stringify(o.cropScale)}`);
-  if (o.objectSize[1] > LEVELS[0]) fail('scenes.objectSize', `the largest object (${o.objectSize[1]} px) must fit the largest texture (${LEVELS[0]} px)`);
+  if (o.objectSize[1] > EMOJI_SIDE) {
+    const why = rest.objectSize ? '' : ` (by default 96·size/192, at size ${size} (--size))`;
+    const fix = rest.objectSize ? '' : ` or a size of at most ${2 * EMOJI_SIDE}`;
+    fail('scenes.objectSize', `the largest object, ${o.objectSize[1]} px${why}, is larger than the emoji renders (${EMOJI_SIDE} px, never enlarged); give objectSize [lo, hi] with hi ≤ ${EMOJI_SIDE}${fix}`);
+  }
+  // The texture pyramid: its largest level covers the largest object.
+  const levels = textureLevels(o.objectSize[1]);
   const counts = { train: rest.train ?? 3000, val: rest.val ?? 500 };
   const seed = rest.seed ?? 0;
   const batchSize = rest.batchSize ?? 32;
@@ -162,7 +169,7 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
   });
   const photoSplit = splitIndices(material.photos.length, o.heldOutPhotos, new Rng(Rng.derive(seed, 2)), 'the photo list');
 
-  const bank = await loadEmojiBank(files, LEVELS);
+  const bank = await loadEmojiBank(files, levels);
   const photos = await loadPhotos(material.photos, Math.ceil(size / o.cropScale[0]));
   const photoSizes = photos.map((p) => [p.height, p.width] as [number, number]);
   const sharp = await loadSharp();
@@ -172,8 +179,8 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
     seed,
     classes: ['background', ...classNames],
     palette: palette.slice(0, K + 1),
-    ignoreIndex: IGNORE,
-    ignoreColor: palette[IGNORE],
+    ignoreIndex: IGNORE_INDEX,
+    ignoreColor: palette[IGNORE_INDEX],
     emoji: Object.fromEntries(classNames.map((n, ci) => [n, emojiSplit[ci].codes])),
     photos: { train: photoSplit.train.map((i) => material.photos[i]), val: photoSplit.val.map((i) => material.photos[i]) },
     options: { train: counts.train, val: counts.val, ...o }, // not batchSize nor threads: they change no byte
@@ -203,7 +210,7 @@ export async function generateScenes(opts: GenerateScenesOptions): Promise<Scene
         const bg = await backgrounds(sharp, photos, plans, size);
         let batch: ComposedBatch;
         try {
-          batch = composeScenes(plans, bg, bank, { size, maxHidden: o.maxHidden, cropSize: o.cropSize, cropPad: o.cropPad, levels: LEVELS, maxObjectSize: o.objectSize[1] });
+          batch = composeScenes(plans, bg, bank, { size, maxHidden: o.maxHidden, cropSize: o.cropSize, cropPad: o.cropPad, levels, maxObjectSize: o.objectSize[1] });
         } finally {
           bg.dispose();
         }
@@ -282,8 +289,8 @@ async function writeBatch(
     const jpeg = await sharp(rgb, { raw: { width: S, height: S, channels: 3 } }).jpeg({ quality: o.jpegQuality, chromaSubsampling: '4:4:4' }).toBuffer();
     await writeFile(jpg, jpeg);
     await link(jpg, voc).catch(() => copyFile(jpg, voc));
-    await writeFile(join(out, 'ann_dir', split, `${stem}.png`), encodePng({ width: S, height: S, data: mask, depth: 8, channels: 1 }));
-    await writeFile(join(out, 'SegmentationClass', `${split}_${stem}.png`), encodePng({ width: S, height: S, data: mask, depth: 8, channels: 1, palette }));
+    await writeFile(join(out, 'ann_dir', split, `${stem}.png`), encodeMaskPng({ data: mask, height: S, width: S }, 'greyscale'));
+    await writeFile(join(out, 'SegmentationClass', `${split}_${stem}.png`), encodeMaskPng({ data: mask, height: S, width: S }, palette));
     await Promise.all(crops[j].map(async (cw) => {
       const px = batch.crops.subarray(cw.offset * C * C * 3, (cw.offset + 1) * C * C * 3);
       await writeFile(join(out, 'crops', split, cw.cls, `${pad5(cw.id)}.png`), await sharp(px, { raw: { width: C, height: C, channels: 3 } }).png().toBuffer());

@@ -21,8 +21,22 @@ export interface SceneMaterial {
   photos: string[];
 }
 
-/** Texture sides of the pyramid, largest first (the largest must cover the largest object). */
-export const LEVELS = [128, 64, 32];
+/** The emoji renders' side (Fluent Emoji's 256×256 WebP, sources.ts): the largest texture, never enlarged. */
+export const EMOJI_SIDE = 256;
+
+/**
+ * Texture sides of the pyramid, largest first: the power of two that covers the largest object (at least 128, at
+ * most the renders' EMOJI_SIDE), halved down to 32. Objects up to 128 px (the default at sizes up to 256) get
+ * [128, 64, 32].
+ */
+export function textureLevels(maxObjectSize: number): number[] {
+  if (!(maxObjectSize > 0 && maxObjectSize <= EMOJI_SIDE)) throw new RangeError(`scenes: the largest object (${maxObjectSize} px) must be at most the emoji renders' ${EMOJI_SIDE} px`);
+  let top = 128;
+  while (top < maxObjectSize) top *= 2;
+  const levels: number[] = [];
+  for (let t = top; t >= 32; t /= 2) levels.push(t);
+  return levels;
+}
 
 /**
  * The material from a folder of Fluent Emoji renders (`<code points>.webp`) and
@@ -48,14 +62,14 @@ export async function fluentEmojiMaterial(assetsDir: string, emojiJson: string, 
 }
 
 export interface EmojiBank {
-  /** Per level (LEVELS), uint8 [E,4,T,T] straight (not premultiplied) RGBA. */
+  /** Per level (textureLevels), uint8 [E,4,T,T] straight (not premultiplied) RGBA. */
   textures: Tensor[];
   /** Per emoji, its content box (alpha ≥ 128) in level-0 pixels: centre x, centre y, width, height. */
   boxes: Float64Array;
 }
 
 /** Decodes the renders (in parallel, by sharp: resized with premultiplied alpha, lanczos3; a non-square render is padded with transparency). */
-export async function loadEmojiBank(files: string[], levels: number[] = LEVELS): Promise<EmojiBank> {
+export async function loadEmojiBank(files: string[], levels: number[] = textureLevels(128)): Promise<EmojiBank> {
   const sharp: SharpModule = await loadSharp();
   const perLevel = await Promise.all(levels.map(async (t) => {
     const bufs = await Promise.all(files.map(async (f) => {

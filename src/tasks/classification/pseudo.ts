@@ -11,12 +11,12 @@ import { oneHot } from '../../torch/functional.js';
 import { Rng } from '../../data/rng.js';
 import { Subset, TensorDataset, type Dataset } from '../../data/dataset.js';
 import type { PseudoLabelling, PseudoOptions } from '../task.js';
+import { DEFAULT_THRESHOLD, checkShare, checkThreshold, checkTopK } from '../pseudo_checks.js';
 
-/** Throws on a topK that is not a positive integer or a threshold outside [0, 1]. */
+/** Throws on a topK that is not a positive integer, or (without topK) a threshold outside [0, 1]. */
 export function checkSelection(o: { threshold?: number; topK?: number }): void {
-  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 1)) throw new RangeError(`pseudo-label: topK must be a positive integer, got ${o.topK}`);
-  const th = o.threshold ?? 0.9;
-  if (o.topK === undefined && !(th >= 0 && th <= 1)) throw new RangeError(`pseudo-label: threshold must be in [0, 1], got ${th}`);
+  checkTopK(o);
+  if (o.topK === undefined) checkThreshold(o);
 }
 
 /** Which rows of class probabilities [N,K] to keep: top probability ≥ threshold (0.9), or the topK most confident per predicted class. */
@@ -31,7 +31,7 @@ export function selectConfident(probs: Tensor, o: { threshold?: number; topK?: n
     for (const l of byClass.values()) keep.push(...l.sort((a, b) => conf[b] - conf[a] || a - b).slice(0, o.topK));
     return keep.sort((a, b) => a - b);
   }
-  const th = o.threshold ?? 0.9;
+  const th = o.threshold ?? DEFAULT_THRESHOLD;
   return conf.flatMap((c, i) => (c >= th ? [i] : []));
 }
 
@@ -42,11 +42,6 @@ export function selectPseudoLabels(logits: Tensor, o: PseudoOptions): { indices:
   const keep = torch.tensor(Int32Array.from(indices)).long();
   const chosen = probs.indexSelect(0, keep);
   return { indices, targets: o.soft ? chosen : chosen.argmax(1) };
-}
-
-/** Throws unless the share is in (0, 1). */
-export function checkShare(share: number): void {
-  if (!(share > 0 && share < 1)) throw new RangeError(`pseudo-label: labelledShare must be in (0, 1), got ${share}`);
 }
 
 /** Indices of a per-class share of the dataset (stratified, seeded): [labelled, unlabelled]. */
@@ -99,7 +94,7 @@ export const classificationPseudo: PseudoLabelling<Tensor, Tensor, TensorDataset
     const l = await gather(train, indices);
     return new TensorDataset(l.images, l.labels, train.classes);
   },
-  selector(o) {
+  selector(o, select) {
     const logits: Tensor[] = [], truth: Tensor[] = [], positions: number[] = [];
     return {
       update(p, labels, indices) {
@@ -111,7 +106,7 @@ export const classificationPseudo: PseudoLabelling<Tensor, Tensor, TensorDataset
         return torch.scope(() => {
           const all = torch.cat(logits, 0), labels = torch.cat(truth, 0);
           torch.dispose([...logits, ...truth]);
-          const { indices: rows, targets } = selectPseudoLabels(all, o);
+          const { indices: rows, targets } = select(all, o);
           const keep = torch.tensor(Int32Array.from(rows)).long();
           const right = rows.length ? (o.soft ? targets.argmax(1) : targets).eq(labels.indexSelect(0, keep)).float().mean().item() : null;
           return {

@@ -19,14 +19,15 @@ import { segmentationFolder } from '../../data/segmentation_folder.js';
 import { buildSegmentationModel, loadPretrained, describePretrained, loadBackbone, describeBackbone } from '../../models/index.js';
 import type { Meter, MixedMasks, SegmentationTask } from '../task.js';
 import { SEGMENTATION, SEG_MERGES, segLossOptions, type SegmentationConfig } from './config.js';
-import { buildSegLoss, IGNORE, isMixed } from './loss.js';
+import { buildSegLoss, isMixed } from './loss.js';
+import { IGNORE_INDEX } from '../../data/sample.js';
 import { attachGradNorm } from '../grad_norm.js';
-import { segmentationWriter } from './outputs.js';
+import { segmentationWriter, groundTruth } from './outputs.js';
 import { selectPseudoMasks, segmentationPseudo } from './pseudo.js';
 
 class SegmentationTaskMeter implements Meter<Tensor, Tensor | MixedMasks, SegmentationMeterState> {
   private readonly m: SegmentationMeter;
-  constructor(numClasses: number) { this.m = new SegmentationMeter(numClasses, { ignoreIndex: IGNORE }); }
+  constructor(numClasses: number) { this.m = new SegmentationMeter(numClasses, { ignoreIndex: IGNORE_INDEX }); }
   update(scores: Tensor, masks: Tensor | MixedMasks): void {
     if (isMixed(masks)) throw new TypeError('segmentation: the metric takes one mask per image, not MixUp-ed targets');
     torch.noGrad(() => torch.scope(() => this.m.update(scores, masks)));
@@ -89,12 +90,12 @@ export const segmentation: SegmentationTask<SegmentationConfig> = {
   invert: (view, scores) => view.invert(scores),
   merge: (scores, o) => mergeProbs(scores, { how: o.how as Merge | undefined, weights: o.weights }).clamp(1e-12).log(),
   // arsenal test: palette PNG masks named as the ground truth's, and image | truth | prediction panels (./outputs.ts).
-  predictionWriter: (_cfg, info, test, o) => segmentationWriter(test, info.classes, o),
+  predictionWriter: (cfg, info, test, o) => segmentationWriter(test, info.classes, o, groundTruth(cfg.data)),
   selectPseudo: selectPseudoMasks,
   pseudo: segmentationPseudo,
 };
 
 export { SEGMENTATION, SEG_MERGES, type SegmentationConfig } from './config.js';
-export { buildSegLoss, type SegOutput } from './loss.js';
+export { buildSegLoss } from './loss.js';
 export { segmentationWriter, DEFAULT_PANELS } from './outputs.js';
 export { selectPseudoMasks, randomSplit, segmentationPseudo } from './pseudo.js';

@@ -26,8 +26,8 @@ import { segCrossEntropy, segCrossEntropyNormaliser } from '../../losses/seg_cro
 import { MultiLoss } from '../../losses/multi_loss.js';
 import { SINGLE_PROCESS, type LossContext, type MixedMasks, type TaskLoss } from '../task.js';
 import type { SegLossConfig } from './config.js';
-
-export const IGNORE = 255;
+import { IGNORE_INDEX } from '../../data/sample.js';
+import type { SegOutputs } from '../../models/heads/segmentation_model.js';
 
 export type SegTargets = Tensor | MixedMasks;
 export const isMixed = (y: SegTargets): y is MixedMasks => !(y instanceof Tensor);
@@ -37,8 +37,8 @@ function mixable(fn: (x: Tensor, y: Tensor) => Tensor): (x: Tensor, y: SegTarget
   return (x, y) => (isMixed(y) ? fn(x, y.masks).mul(y.lam).add(fn(x, y.masks2).mul(1 - y.lam)) : fn(x, y));
 }
 
-/** A segmentation model's output: logits [N,K,H,W], or in training mode with an auxiliary head { out, aux }. */
-export type SegOutput = Tensor | { out: Tensor; aux?: Tensor };
+/** A segmentation model's output: logits [N,K,H,W], or in training mode with an auxiliary head { out, aux } (the models' SegOutputs). */
+type SegOutput = Tensor | SegOutputs;
 
 /** The main logits of an output. */
 const mainOf = (o: SegOutput): Tensor => (o instanceof torch.Tensor ? o : o.out);
@@ -61,10 +61,10 @@ export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: s
   }
   const weight = cw ? torch.tensor(cw, { dtype: 'float32' }).keep() : null;
   const single = ctx.processes === 1;
-  const ce = { weight, ignoreIndex: IGNORE, normaliser: l.normaliser, avgNonIgnore: l.avgNonIgnore };
+  const ce = { weight, ignoreIndex: IGNORE_INDEX, normaliser: l.normaliser, avgNonIgnore: l.avgNonIgnore };
   // Focal's mean divides by the non-ignored pixels' weights (softmaxFocalLoss).
   const focalNormaliser = (y: Tensor) => {
-    const valid = y.ne(IGNORE);
+    const valid = y.ne(IGNORE_INDEX);
     if (!weight) return valid.sum().to({ dtype: 'float32' });
     return weight.indexSelect(0, torch.where(valid, y, 0).reshape(-1)).reshape(y.shape).mul(valid.to({ dtype: 'float32' })).sum();
   };
@@ -76,12 +76,12 @@ export function buildSegLoss(l: SegLossConfig, pixelCounts: number[], classes: s
       ? crossEntropy
       : t.type === 'FocalLoss'
         ? (x: Tensor, y: Tensor) => {
-          const o = { gamma: t.gamma ?? 2, weight, ignoreIndex: IGNORE };
+          const o = { gamma: t.gamma ?? 2, weight, ignoreIndex: IGNORE_INDEX };
           return single ? softmaxFocalLoss(x, y, o) : softmaxFocalLoss(x, y, { ...o, reduction: 'sum' }).div(ctx.averageOverProcesses(focalNormaliser(y)));
         }
         : t.type === 'DiceLoss'
-          ? (x: Tensor, y: Tensor) => diceLoss(x.float(), y, { ignoreIndex: IGNORE })
-          : (x: Tensor, y: Tensor) => lovaszSoftmax(x.float(), y, { ignoreIndex: IGNORE })),
+          ? (x: Tensor, y: Tensor) => diceLoss(x.float(), y, { ignoreIndex: IGNORE_INDEX })
+          : (x: Tensor, y: Tensor) => lovaszSoftmax(x.float(), y, { ignoreIndex: IGNORE_INDEX })),
   }));
   const terms = main.map((t) => ({ ...t, fn: (o: SegOutput, y: SegTargets) => t.fn(mainOf(o), y) }));
   const auxCe = mixable(crossEntropy);

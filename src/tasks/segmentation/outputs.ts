@@ -4,8 +4,12 @@
 //     SegmentationClass), named as its ground-truth mask, at the image's stored
 //     size: where data.imageSize resized it, the scores are resized back
 //     (bilinear) before the argmax, as mmseg's postprocess_result does. So
-//     `arsenal eval-seg --pred pred_masks --gt <annotation folder>` scores them;
-//     without imageSize it reproduces the test's metrics exactly.
+//     `arsenal eval-seg --pred pred_masks --gt <annotation folder> --names
+//     pred_masks.txt` scores them (the log prints the command for the config's
+//     layout: mmseg's ann_dir/<split>, VOC's SegmentationClass, which holds
+//     every split's masks); without imageSize it reproduces the test's metrics
+//     exactly.
+//   pred_masks.txt — the names written, one a line (an ImageSets-style list).
 //   panels/<name>.png — for the first N images: image | truth | prediction
 //     side by side at the loader's size, masks in the same VOC colours, ignored
 //     pixels (255) white; panels/legend.md names the colours.
@@ -19,7 +23,7 @@ import { encodeMaskPng } from '../../data/mask_png.js';
 import { vocPalette } from '../../data/palette.js';
 import { writePng } from '../../augment/draw.js';
 import type { PredictionOutputOptions, PredictionWriter } from '../task.js';
-import { IGNORE } from './loss.js';
+import { IGNORE_INDEX } from '../../data/sample.js';
 
 /** Panels drawn by default (`arsenal test --panels N`). */
 export const DEFAULT_PANELS = 8;
@@ -29,7 +33,7 @@ const hex = (c: number[]) => '#' + c.map((v) => v.toString(16).padStart(2, '0'))
 /** The VOC palette as a float tensor [256, 3], the ignore index drawn white. */
 function panelPalette(): Tensor {
   const p = vocPalette();
-  p[IGNORE] = WHITE;
+  p[IGNORE_INDEX] = WHITE;
   return torch.tensor(p.flat(), { dtype: 'float32' }).reshape(256, 3);
 }
 
@@ -48,15 +52,28 @@ function pixels(images: Tensor): Tensor {
   return x;
 }
 
-export function segmentationWriter(test: Dataset, classes: string[], o: PredictionOutputOptions): PredictionWriter<Tensor> {
-  const masksDir = join(o.workDir, 'pred_masks'), panelsDir = join(o.workDir, 'panels');
+/** Where the ground truth of the config's test split lies, for eval-seg, and how it is read. */
+export interface GroundTruth { dir: string; reduceZeroLabel: boolean }
+
+/** The test split's annotation folder: mmseg's ann_dir/<split>; VOC's SegmentationClass (every split's masks, hence eval-seg's --names). */
+export function groundTruth(d: { dataset: 'mmseg' | 'voc'; root: string; testSplit?: string; reduceZeroLabel?: boolean }): GroundTruth {
+  return { dir: d.dataset === 'voc' ? join(d.root, 'SegmentationClass') : join(d.root, 'ann_dir', d.testSplit ?? 'val'), reduceZeroLabel: d.reduceZeroLabel ?? false };
+}
+
+/** A word for a shell command line, quoted where it needs to be. */
+const sh = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
+export function segmentationWriter(test: Dataset, classes: string[], o: PredictionOutputOptions, gt?: GroundTruth): PredictionWriter<Tensor> {
+  const masksDir = join(o.workDir, 'pred_masks'), panelsDir = join(o.workDir, 'panels'), listFile = join(o.workDir, 'pred_masks.txt');
   const panels = o.panels ?? DEFAULT_PANELS;
   if (!Number.isInteger(panels) || panels < 0) throw new TypeError(`segmentation outputs: panels must be a non-negative integer, got ${String(panels)}`);
   const width = String(Math.max(test.length - 1, 0)).length;
-  const nameOf = (i: number) => test.names?.[i] ?? String(i).padStart(width, '0');
+  const names = test.names; // read once: a Subset's names are a view of its dataset's
+  const nameOf = (i: number) => names?.[i] ?? String(i).padStart(width, '0');
   const pending: Promise<void>[] = [];
+  const written: string[] = [];
   let failure: unknown = null;
-  let written = 0, drawn = 0;
+  let drawn = 0;
   mkdirSync(masksDir, { recursive: true });
   if (panels > 0) mkdirSync(panelsDir, { recursive: true });
   const save = (path: string, bytes: Uint8Array | string) => {
@@ -74,8 +91,9 @@ export function segmentationWriter(test: Dataset, classes: string[], o: Predicti
         // Back to the stored size: the scores resized (mmseg: bilinear, align_corners False), then the argmax.
         const map = H === h && W === w ? maps.narrow(0, k, 1) : F.interpolate(scores.narrow(0, k, 1), { size: [H, W], mode: 'bilinear', alignCorners: false }).argmax(1);
         const data = new Uint8Array(map.to('uint8').contiguous().dataSync() as Uint8Array);
-        save(join(masksDir, `${nameOf(b.indices[k])}.png`), encodeMaskPng({ data, height: H, width: W }));
-        written++;
+        const name = nameOf(b.indices[k]);
+        save(join(masksDir, `${name}.png`), encodeMaskPng({ data, height: H, width: W }));
+        written.push(name);
       }
       const m = Math.min(panels - drawn, n);
       if (m <= 0) return;
@@ -95,7 +113,9 @@ export function segmentationWriter(test: Dataset, classes: string[], o: Predicti
     async close() {
       await Promise.all(pending);
       if (failure) throw failure;
-      const lines = [`pred_masks: ${written} palette PNGs (VOC colours, index = class) in ${masksDir}; score them with arsenal eval-seg --pred ${masksDir} --gt <annotation folder> --num-classes ${classes.length}`];
+      save(listFile, written.map((n) => `${n}\n`).join(''));
+      const command = ['arsenal', 'eval-seg', '--pred', sh(masksDir), '--gt', gt ? sh(gt.dir) : '<annotation folder>', '--names', sh(listFile), '--num-classes', String(classes.length), ...(gt?.reduceZeroLabel ? ['--reduce-zero-label'] : [])];
+      const lines = [`pred_masks: ${written.length} palette PNGs (VOC colours, index = class) in ${masksDir}, their names in ${listFile}; score them with ${command.join(' ')}`];
       if (drawn > 0) {
         const p = vocPalette();
         const legend = [

@@ -14,13 +14,13 @@ import { Rng } from '../../data/rng.js';
 import type { Dataset } from '../../data/dataset.js';
 import { MaskDataset } from '../../data/mask_dataset.js';
 import type { PseudoLabelling, PseudoOptions } from '../task.js';
-import { IGNORE } from './loss.js';
+import { DEFAULT_THRESHOLD, checkShare, checkThreshold } from '../pseudo_checks.js';
+import { IGNORE_INDEX } from '../../data/sample.js';
 
 /** Throws on topK or soft (a mask has neither) and on a threshold outside [0, 1]. */
 export function checkMaskSelection(o: PseudoOptions): void {
   if (o.topK !== undefined || o.soft) throw new TypeError('segmentation: pseudo-masks take a per-pixel confidence threshold (no topK, no soft targets)');
-  const th = o.threshold ?? 0.9;
-  if (!(th >= 0 && th <= 1)) throw new RangeError(`pseudo-label: threshold must be in [0, 1], got ${th}`);
+  checkThreshold(o);
 }
 
 /** Task.selectPseudo of segmentation: scores [N,K,H,W] → the images with a confident pixel, and their masks int64 [M,H,W] (255 where the top probability is under the threshold, 0.9). */
@@ -28,16 +28,16 @@ export function selectPseudoMasks(scores: Tensor, o: PseudoOptions): { indices: 
   checkMaskSelection(o);
   const probs = scores.softmax(1);
   const [conf, cls] = [probs.amax(1), probs.argmax(1)];
-  const masks = torch.where(conf.ge(o.threshold ?? 0.9), cls, IGNORE);
+  const masks = torch.where(conf.ge(o.threshold ?? DEFAULT_THRESHOLD), cls, IGNORE_INDEX);
   // Images with at least one confident pixel.
-  const kept = masks.ne(IGNORE).reshape(masks.shape[0], -1).any(1);
+  const kept = masks.ne(IGNORE_INDEX).reshape(masks.shape[0], -1).any(1);
   const indices = (kept.toArray() as boolean[]).flatMap((k, i) => (k ? [i] : []));
   return { indices, targets: masks.indexSelect(0, torch.tensor(Int32Array.from(indices)).long()) };
 }
 
 /** A seeded random share of the images: [labelled, pool], each ascending; at least one image on each side. */
 export function randomSplit(ds: Dataset, share: number, seed: number): [number[], number[]] {
-  if (!(share > 0 && share < 1)) throw new RangeError(`pseudo-label: labelledShare must be in (0, 1), got ${share}`);
+  checkShare(share);
   const n = ds.length;
   if (n < 2) throw new RangeError(`pseudo-label: the training set has ${n} image(s); a labelled share and a pool need at least 2`);
   const order = Array.from(new Rng(Rng.derive(seed, 0x9e1)).permutation(n));
@@ -72,17 +72,17 @@ export const segmentationPseudo: PseudoLabelling<Tensor, Tensor, MaskDataset> = 
   async labelled(train, indices) {
     return new MaskDataset(train, indices, await readMasks(train, indices));
   },
-  selector(o) {
+  selector(o, select) {
     const parts: Tensor[] = [], kept: number[] = [];
     let right = 0, judged = 0, keptPixels = 0, pixels = 0, size: number[] = [];
     return {
       update(scores, truth, indices) {
-        const { indices: rows, targets } = selectPseudoMasks(scores, o);
+        const { indices: rows, targets } = select(scores, o);
         pixels += truth.numel();
         size = truth.shape.slice(1);
         if (rows.length === 0) return;
         const t = truth.indexSelect(0, torch.tensor(Int32Array.from(rows)).long());
-        const on = targets.ne(IGNORE), valid = on.logicalAnd(t.ne(IGNORE));
+        const on = targets.ne(IGNORE_INDEX), valid = on.logicalAnd(t.ne(IGNORE_INDEX));
         keptPixels += on.sum().item();
         judged += valid.sum().item();
         right += targets.eq(t).logicalAnd(valid).sum().item();
