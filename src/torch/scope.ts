@@ -67,6 +67,11 @@ function adopt(t: Owned): void {
   else if (!(t._flags & F_REGISTERED)) register(t);
 }
 
+/** Whether torch.keep marked the tensor (parameters, buffers, optimizer state): no scope frees it. */
+export function isKept(t: Owned): boolean {
+  return (t._flags & F_KEEP) !== 0;
+}
+
 export function inScope(): boolean {
   return current !== null;
 }
@@ -83,20 +88,21 @@ function isOwned(x: unknown): x is Owned {
   return typeof x === 'object' && x !== null && typeof (x as Owned).h === 'number' && typeof (x as Owned)._flags === 'number';
 }
 
-// Marks the tensors in what a scope returns: a tensor, or arrays / plain
-// objects / Maps holding tensors (a few levels deep).
-function markReturned(x: unknown, depth: number): void {
+// Marks (on) or unmarks the tensors in what a scope returns: a tensor, or
+// arrays / plain objects / Maps holding tensors (a few levels deep).
+function markReturned(x: unknown, depth: number, on = true): void {
   if (depth > 4 || x === null || typeof x !== 'object') return;
   if (isOwned(x)) {
-    x._flags |= F_RETURNED;
+    if (on) x._flags |= F_RETURNED;
+    else x._flags &= ~F_RETURNED;
     return;
   }
   if (Array.isArray(x)) {
-    for (const e of x) markReturned(e, depth + 1);
+    for (const e of x) markReturned(e, depth + 1, on);
   } else if (x instanceof Map) {
-    for (const e of x.values()) markReturned(e, depth + 1);
+    for (const e of x.values()) markReturned(e, depth + 1, on);
   } else if (Object.getPrototypeOf(x) === Object.prototype) {
-    for (const k in x) markReturned((x as Record<string, unknown>)[k], depth + 1);
+    for (const k in x) markReturned((x as Record<string, unknown>)[k], depth + 1, on);
   }
 }
 
@@ -119,6 +125,9 @@ function close(list: Owned[], result: unknown): void {
     t.h = 0;
   }
   if (dead.length > 0) native.freeMany(dead);
+  // A returned tensor of an enclosing scope (e.g. an Identity's input) is not in
+  // this list: unmark it, or that scope would move it on instead of freeing it.
+  if (result !== null && typeof result === 'object') markReturned(result, 0, false);
 }
 
 /**

@@ -16,7 +16,7 @@ import { Conv2d } from '../../nn/layers/conv.js';
 import { BatchNorm2d } from '../../nn/layers/norm.js';
 import { Linear } from '../../nn/layers/linear.js';
 import { ReLU, Hardswish, Hardsigmoid, AdaptiveAvgPool2d, Dropout } from '../../nn/layers/activation.js';
-import { Sequential } from '../../nn/layers/container.js';
+import { Sequential, forwardChain } from '../../nn/layers/container.js';
 import * as init from '../../nn/init.js';
 import { Tensor } from '../../torch/tensor.js';
 
@@ -233,14 +233,8 @@ export class MobileNetV3Features extends Sequential {
   /** The outputs of features[i] for each i of `indices` (torchvision's IntermediateLayerGetter): stops after the largest. */
   forwardAt(x: Tensor, indices: readonly number[]): Tensor[] {
     const mods = this.children();
-    const last = Math.max(...indices);
     if (!indices.every((i) => Number.isInteger(i) && i >= 0 && i < mods.length)) throw new RangeError(`MobileNetV3Features.forwardAt: indices must be in [0, ${mods.length}), got [${indices.join(', ')}]`);
-    const out = new Map<number, Tensor>();
-    for (let i = 0; i <= last; i++) {
-      x = mods[i].forward(x) as Tensor;
-      if (indices.includes(i)) out.set(i, x);
-    }
-    return indices.map((i) => out.get(i)!);
+    return forwardChain(mods, x, indices) as Tensor[]; // under no-grad, the blocks' outputs freed as it goes
   }
 }
 
