@@ -9,11 +9,9 @@
 // steps after MixUp move both mask sets; a config with all of them trains.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
-import { encode } from 'fast-png';
 import { torch, data, tasks, Trainer, validateConfig, type Tensor } from 'arsenal';
 import { RandomResizeCrop, pickCandidates, resizedSize } from '../src/augment/batch/resize_crop.js';
 import { PhotoMetricDistortion, photometricDistort, type PhotoMetricParams } from '../src/augment/batch/photometric.js';
@@ -22,6 +20,7 @@ import { BatchPipeline } from '../src/augment/batch/pipeline.js';
 import { chunkImages } from '../src/augment/batch/chunked.js';
 import type { AugmentContext, ImageBatch } from '../src/augment/batch/types.js';
 import { Rng } from '../src/data/rng.js';
+import { writeNoiseSquares } from './helpers/seg_folder.js';
 
 const ctx = (seed: number, mean = [0], std = [1], numClasses = 3): AugmentContext => ({ rng: new Rng(seed), mean, std, numClasses });
 const FILL = -7;
@@ -346,30 +345,11 @@ const made: string[] = [];
 after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'arsenal-segaug-')); made.push(d); return d; };
 
-/** An mmseg folder of 32×32 images: a red or blue square on noise, masks with a 255 border. */
-async function mmsegFolder(root: string, split: string, n: number, seed: number): Promise<void> {
-  const g = new data.Rng(seed), S = 32;
-  mkdirSync(join(root, 'img_dir', split), { recursive: true });
-  mkdirSync(join(root, 'ann_dir', split), { recursive: true });
-  for (let i = 0; i < n; i++) {
-    const rgb = Buffer.alloc(S * S * 3), mask = Buffer.alloc(S * S);
-    for (let p = 0; p < S * S * 3; p++) rgb[p] = g.int(60, 140);
-    const cls = 1 + (i % 2), side = g.int(8, 16), x0 = g.int(1, S - side - 1), y0 = g.int(1, S - side - 1);
-    for (let y = y0; y < y0 + side; y++) for (let x = x0; x < x0 + side; x++) {
-      const p = y * S + x;
-      mask[p] = cls;
-      rgb[p * 3] = cls === 1 ? 230 : 20; rgb[p * 3 + 1] = 30; rgb[p * 3 + 2] = cls === 1 ? 20 : 230;
-    }
-    for (let k = 0; k < S; k++) mask[k] = mask[(S - 1) * S + k] = mask[k * S] = mask[k * S + S - 1] = 255;
-    await sharp(rgb, { raw: { width: S, height: S, channels: 3 } }).png().toFile(join(root, 'img_dir', split, `${i}.png`));
-    writeFileSync(join(root, 'ann_dir', split, `${i}.png`), encode({ width: S, height: S, data: mask, channels: 1, depth: 8 }));
-  }
-}
 
 test("a segmentation config with mmseg's pipeline (Mosaic, RandomResizeCrop, flip, PhotoMetricDistortion, erasing, MixUp/CutMix) trains", async () => {
   const root = tmp();
-  await mmsegFolder(root, 'train', 8, 1);
-  await mmsegFolder(root, 'val', 2, 2);
+  await writeNoiseSquares(root, 'train', 8, 1);
+  await writeNoiseSquares(root, 'val', 2, 2);
   const train = [
     { type: 'RandomResizeCrop', cropSize: 32 },
     { type: 'RandomFlip', prob: 0.5 },

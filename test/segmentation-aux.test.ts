@@ -10,13 +10,12 @@
 // constructed by hand, never on what a short run reaches.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
-import { encode } from 'fast-png';
 import { torch, nn, data, losses, models, tasks, Trainer, validateConfig, evaluateCheckpoint, type Tensor } from 'arsenal';
 import { gradNormParameter } from '../src/tasks/grad_norm.js';
+import { writeNoiseSquares } from './helpers/seg_folder.js';
 
 const made: string[] = [];
 after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
@@ -25,30 +24,11 @@ const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'arsenal-segaux-')); ma
 const S = 32, CLASSES = ['background', 'red', 'blue'];
 let root = '';
 
-/** img_dir/{split}/i.png (RGB noise with a coloured square) and ann_dir/{split}/i.png (class indices; a border of 255). */
-async function writeSplit(split: string, n: number, seed: number): Promise<void> {
-  const g = new data.Rng(seed);
-  mkdirSync(join(root, 'img_dir', split), { recursive: true });
-  mkdirSync(join(root, 'ann_dir', split), { recursive: true });
-  for (let i = 0; i < n; i++) {
-    const rgb = Buffer.alloc(S * S * 3), mask = Buffer.alloc(S * S);
-    for (let p = 0; p < S * S * 3; p++) rgb[p] = g.int(60, 140);
-    const cls = 1 + (i % 2), side = g.int(8, 16), x0 = g.int(1, S - side - 1), y0 = g.int(1, S - side - 1);
-    for (let y = y0; y < y0 + side; y++) for (let x = x0; x < x0 + side; x++) {
-      const p = y * S + x;
-      mask[p] = cls;
-      rgb[p * 3] = cls === 1 ? 230 : 20; rgb[p * 3 + 1] = 30; rgb[p * 3 + 2] = cls === 1 ? 20 : 230;
-    }
-    for (let k = 0; k < S; k++) mask[k] = mask[(S - 1) * S + k] = mask[k * S] = mask[k * S + S - 1] = 255;
-    await sharp(rgb, { raw: { width: S, height: S, channels: 3 } }).png().toFile(join(root, 'img_dir', split, `${i}.png`));
-    writeFileSync(join(root, 'ann_dir', split, `${i}.png`), encode({ width: S, height: S, data: mask, channels: 1, depth: 8 }));
-  }
-}
 
 before(async () => {
   root = tmp();
-  await writeSplit('train', 8, 1);
-  await writeSplit('val', 4, 2);
+  await writeNoiseSquares(root, 'train', 8, 1);
+  await writeNoiseSquares(root, 'val', 4, 2);
 });
 
 const config = (): tasks.SegmentationConfig => ({
