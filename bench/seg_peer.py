@@ -8,7 +8,7 @@ package: read and written here by hand). Nothing in Arsenal depends on it.
         [--epochs 30] [--batch 8] [--lr 0.01] [--weight-decay 4e-5] [--momentum 0.9] [--seed 42] [--size 256]
         [--warmup-epochs 1] [--warmup-start-factor 0.3333] [--power 0.9] [--eta-min-ratio 0.01] [--by-epoch]
         [--mean 0.485,0.456,0.406] [--std 0.229,0.224,0.225] [--flip 0.5] [--amp fp32|bf16] [--aux]
-        [--backbone FILE] [--backbone-lr-mult 0.1] [--threads 2] [--out peer.json]
+        [--backbone FILE] [--backbone-lr-mult 0.1] [--train-subset N] [--test-subset N] [--threads 2] [--out peer.json]
 
 The defaults are configs/segmentation/lraspp-voc.ts's recipe. What each piece
 matches in Arsenal:
@@ -290,6 +290,8 @@ def main():
     p.add_argument("--backbone-lr-mult", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--test-batch", type=int, default=0, help="default 2 x --batch (the trainer's testBatchSize)")
+    p.add_argument("--train-subset", type=int, default=0, help="the first N training images in path order (data.trainSubset)")
+    p.add_argument("--test-subset", type=int, default=0, help="the first N val images in path order (data.testSubset)")
     p.add_argument("--out", default="seg_peer.json")
     a = p.parse_args()
     mean, std = [float(x) for x in a.mean.split(",")], [float(x) for x in a.std.split(",")]
@@ -301,6 +303,7 @@ def main():
     torch.manual_seed(a.seed)
     t_start = time.time()
     train, val = list_split(a.data, "train"), list_split(a.data, "val")
+    train, val = train[: a.train_subset or None], val[: a.test_subset or None]
     per_epoch = len(train) // a.batch
     if per_epoch < 1:
         raise SystemExit(f"seg_peer: {len(train)} training images make no full batch of {a.batch} (the last partial batch is dropped)")
