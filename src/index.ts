@@ -7,6 +7,7 @@
 export * as torch from './torch/index.js';
 export * as F from './torch/functional.js';
 export { Tensor } from './torch/tensor.js';
+export * as ops from './ops/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as data from './data/index.js';

@@ -83,6 +83,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerAutograd(env, exports, s);
   registerRuntime(env, exports, s);
   registerMemory(env, exports, s);
+  registerDetection(env, exports, s);
   return exports;
 }
 

@@ -153,5 +153,6 @@ void registerTensorIO(Napi::Env env, Napi::Object exports, State* s);
 void registerAutograd(Napi::Env env, Napi::Object exports, State* s);
 void registerRuntime(Napi::Env env, Napi::Object exports, State* s);
 void registerMemory(Napi::Env env, Napi::Object exports, State* s);
+void registerDetection(Napi::Env env, Napi::Object exports, State* s);
 
 }  // namespace arsenal

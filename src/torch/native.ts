@@ -53,6 +53,11 @@ export interface Native {
   isAutocastEnabled(): boolean;
   info(): { version: string; config: string; parallel: string; mkldnn: boolean; cuda: boolean; threads: number; interopThreads: number };
   flushExternal(): void;
+  nms(boxes: number, scores: number, iouThreshold: number): number;
+  batchedNms(boxes: number, scores: number, idxs: number, iouThreshold: number): number;
+  softNms(boxes: number, scores: number, iouThreshold: number, sigma: number, minScore: number, method: 1 | 2): [number, number];
+  weightedBoxesFusion(boxes: number, scores: number, labels: number, models: number, weights: number[], iouThr: number, skipBoxThr: number,
+    confType: 0 | 1 | 2 | 3, allowsOverflow: boolean, width: number, height: number): [number, number, number];
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -5,6 +5,7 @@
 // min_gt_bbox_wh = 1).
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
+import { clipBoxesToImage } from '../../ops/boxes.js';
 
 /** Flips boxes in an image of h×w: horizontal maps x to w − x, vertical y to h − y. */
 export function flipBoxes(b: Tensor, h: number, w: number, horizontal: boolean, vertical: boolean): Tensor {
@@ -18,12 +19,10 @@ export function flipBoxes(b: Tensor, h: number, w: number, horizontal: boolean, 
 export function shiftClipFilter(b: Tensor, labels: Tensor, dx: number, dy: number, h: number, w: number, minSize: number): { boxes: Tensor; labels: Tensor } {
   if (b.shape[0] === 0) return { boxes: b, labels };
   const shifted = b.add(torch.tensor([dx, dy, dx, dy], { dtype: 'float32' }).to({ dtype: b.dtype }));
-  const [x1, y1, x2, y2] = shifted.unbind(1);
-  const clipped = torch.stack([x1.clamp(0, w), y1.clamp(0, h), x2.clamp(0, w), y2.clamp(0, h)], 1);
-  return filterBoxes(clipped, labels, minSize);
+  return filterBoxes(clipBoxesToImage(shifted, [h, w]), labels, minSize);
 }
 
-/** Keeps the boxes at least minSize wide and high (and with positive area). */
+/** Keeps the boxes at least minSize wide and high and with positive area (torchvision's removeSmallBoxes keeps zero-area boxes at minSize 0). */
 export function filterBoxes(b: Tensor, labels: Tensor, minSize: number): { boxes: Tensor; labels: Tensor } {
   if (b.shape[0] === 0) return { boxes: b, labels };
   const [x1, y1, x2, y2] = b.unbind(1);
