@@ -155,6 +155,23 @@ test('FrozenBatchNorm2d: the pretrained-style model drops num_batches_tracked (s
   });
 });
 
+test("a classifier's backbone (torchvision's weights_backbone) lands in backbone.body, its num_batches_tracked dropped by the frozen norms", () => {
+  torch.scope(() => {
+    const cls = models.resnet18({ width: 8, numClasses: 7 });
+    for (const m of cls.modules()) if (m instanceof nn.BatchNorm2d) torch.noGrad(() => { m.runningVar!.uniform_(0.5, 2); m.getBuffer('num_batches_tracked').fill_(5); });
+    const det = tiny('frozen');
+    for (const [naming, dict] of [['torchvision', cls.stateDict({ keys: 'torchvision' })], ['arsenal', cls.stateDict()]] as const) {
+      const r = models.loadBackbone(det, dict);
+      assert.equal(r.naming, naming);
+      assert.deepEqual(r.dropped, naming === 'torchvision' ? ['fc.weight', 'fc.bias'] : ['head.fc.weight', 'head.fc.bias']);
+      assert.equal(r.loaded.length, Object.keys(det.stateDict()).filter((k) => k.startsWith('backbone.body.')).length, 'every body tensor loaded');
+      assert.ok(det.stateDict()['backbone.body.layer4.1.bn2.running_var'].equal(cls.stateDict()['backbone.layer4.1.bn2.running_var']));
+    }
+    cls.dispose();
+    det.dispose();
+  });
+});
+
 test("FrozenBatchNorm2d alone is torchvision's: buffers weight, bias, running_mean, running_var; BatchNorm2d's eval output", () => {
   torch.scope(() => {
     const f = new nn.FrozenBatchNorm2d(3);
@@ -224,6 +241,12 @@ test('the model trains: its loss method, frozen stages get no gradient, the rest
     assert.ok(noGrad.every((k) => k.startsWith('backbone.body.conv1') || k.startsWith('backbone.body.layer1.')), 'trainable_backbone_layers 3: conv1 and layer1 frozen');
     m.zeroGrad();
     m.dispose();
+    // The MobileNetV3 layout: features 4, 7, 16 (strides 8, 16, 32), then P6, P7.
+    const mb = models.fcosMobileNetV3LargeFpn({ widthMult: 0.5, outChannels: 32, numClasses: 3 });
+    const o = torch.noGrad(() => mb.eval().forward(torch.randn(1, 3, 64, 96)));
+    assert.deepEqual(o.numAnchorsPerLevel, [8 * 12, 4 * 6, 2 * 3, 1 * 2, 1]);
+    assert.deepEqual(o.clsLogits.shape, [1, 129, 3]);
+    mb.dispose();
   });
 });
 

@@ -83,6 +83,8 @@ export class FCOS extends Module {
   readonly numClasses: number;
   readonly anchorSizes: readonly number[];
   readonly centerSamplingRadius: number;
+  /** Where a classifier's backbone lands (loadBackbone, torchvision's weights_backbone): the body of the BackboneWithFPN. */
+  readonly backbonePrefix = 'backbone.body.';
 
   constructor(backbone: BackboneWithFPN, numClasses: number, opts: { numConvs?: number; anchorSizes?: readonly number[]; centerSamplingRadius?: number } = {}) {
     super();
