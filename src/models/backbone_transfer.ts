@@ -16,9 +16,13 @@
 // dropped classifier must land in the backbone, or it is an error naming the
 // keys (a silent partial load trains a half-random backbone at a tenth of the
 // head's lr). `num_batches_tracked` may be absent (old torchvision checkpoints;
-// PyTorch's BatchNorm keeps its value too).
+// PyTorch's BatchNorm keeps its value too), and is dropped where the model has
+// a FrozenBatchNorm2d (torchvision's drops it). A model whose classifier
+// backbone sits elsewhere says where by a `backbonePrefix` property (FCOS:
+// 'backbone.body.', torchvision's BackboneWithFPN).
 import { existsSync } from 'node:fs';
 import { Module, type StateDict } from '../nn/module.js';
+import { frozenBnExtraKeys } from '../nn/layers/norm.js';
 import { noGrad } from '../torch/runtime.js';
 import { loadFile } from '../torch/safetensors.js';
 import type { Tensor } from '../torch/tensor.js';
@@ -52,11 +56,11 @@ export function backboneNaming(keys: readonly string[]): BackboneNaming {
  * the naming's backbone prefix; null for the classifier's keys (dropped);
  * undefined for a key that is neither (loadBackbone reports it as unexpected).
  */
-export function backboneKeyMap(keys: readonly string[], naming = backboneNaming(keys)): Map<string, string | null | undefined> {
+export function backboneKeyMap(keys: readonly string[], naming = backboneNaming(keys), prefix = PREFIX): Map<string, string | null | undefined> {
   const n = NAMINGS[naming];
   return new Map(keys.map((k): [string, string | null | undefined] => {
     if (k.startsWith(n.drop)) return [k, null];
-    if (k.startsWith(n.from)) return [k, PREFIX + k.slice(n.from.length)];
+    if (k.startsWith(n.from)) return [k, prefix + k.slice(n.from.length)];
     return [k, undefined];
   }));
 }
@@ -78,15 +82,18 @@ export function loadBackbone(model: Module, source: string | StateDict, opts: { 
   if (fromFile && (source === '' || !existsSync(source))) throw new Error(`backbonePretrained: no such file '${source}'`);
   if (!fromFile && (typeof source !== 'object' || source === null)) throw new TypeError('loadBackbone: expected a file path or a state dict');
   const sd = fromFile ? loadFile(source) : source;
+  const prefix = (model as { backbonePrefix?: string }).backbonePrefix ?? PREFIX;
   try {
-    const own = Object.fromEntries(Object.entries(model.stateDict()).filter(([k]) => k.startsWith(PREFIX)));
-    if (Object.keys(own).length === 0) throw new Error(`backbonePretrained: the model has no '${PREFIX}' tensors to load ${where} into`);
+    const own = Object.fromEntries(Object.entries(model.stateDict()).filter(([k]) => k.startsWith(prefix)));
+    if (Object.keys(own).length === 0) throw new Error(`backbonePretrained: the model has no '${prefix}' tensors to load ${where} into`);
     const naming = backboneNaming(Object.keys(sd));
-    const map = backboneKeyMap(Object.keys(sd), naming);
+    const map = backboneKeyMap(Object.keys(sd), naming, prefix);
+    const frozenExtras = new Set(frozenBnExtraKeys(own, Object.fromEntries([...map].filter(([, t]) => t).map(([k, t]) => [t!, sd[k]]))));
     const plan: [Tensor, Tensor][] = [];
     const loaded: string[] = [], dropped: string[] = [], unexpected: string[] = [];
     for (const [k, target] of map) {
       if (target === null) { dropped.push(k); continue; }
+      if (target !== undefined && frozenExtras.has(target)) continue;
       if (target === undefined || !(target in own)) { unexpected.push(k); continue; }
       const [mine, t] = [own[target], sd[k]];
       if (mine.shape.join(',') !== t.shape.join(','))

@@ -1,7 +1,7 @@
 // Models: backbones, heads and task models.
 export {
   ResNet, ResNetBackbone, ClassifierHead, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, resnet101, ARCHS,
-  toTorchvisionKey, type Stem, type ResNetOptions, type ResNetArch, type StateDictKeys, type ResNetStateDictOptions,
+  toTorchvisionKey, makeNorm, type NormLayer, type Stem, type ResNetOptions, type ResNetArch, type StateDictKeys, type ResNetStateDictOptions,
 } from './backbones/resnet.js';
 export { loadPretrained, describePretrained, type LoadPretrainedOptions, type LoadPretrainedResult } from './pretrained.js';
 export { buildModel, modelNames, type BuildModelOptions, type ModelName } from './registry.js';
@@ -22,3 +22,4 @@ export {
 } from './heads/segmentation_model.js';
 export { buildSegmentationModel, SEG_MODEL_NAMES, type SegModelName, type SegModelOptions } from './segmentation.js';
 export { loadBackbone, describeBackbone, backboneNaming, backboneKeyMap, type BackboneNaming, type BackboneTransferResult } from './backbone_transfer.js';
+export * from './detection/index.js';

@@ -6,6 +6,7 @@
 // segmentation models) is skipped, not an error.
 import { existsSync } from 'node:fs';
 import { Module } from '../nn/module.js';
+import { frozenBnExtraKeys } from '../nn/layers/norm.js';
 import { noGrad } from '../torch/runtime.js';
 import { loadFile } from '../torch/safetensors.js';
 import type { Tensor } from '../torch/tensor.js';
@@ -15,7 +16,9 @@ export interface LoadPretrainedOptions {
    * Default true: every model key must come from the file and every file key
    * must land in the model. Classifier keys skipped for their shape, and
    * num_batches_tracked absent from old torchvision checkpoints (PyTorch leaves
-   * it as is, too), are allowed either way.
+   * it as is, too), are allowed either way; a file's num_batches_tracked where
+   * the model has a FrozenBatchNorm2d is dropped (torchvision's FrozenBatchNorm2d
+   * drops it too).
    */
   strict?: boolean;
 }
@@ -62,7 +65,9 @@ export function loadPretrained(model: Module, file: string, opts: LoadPretrained
     const skipped: string[] = [];
     const unmatched: string[] = [];
     const taken = new Set<string>();
+    const frozenExtras = new Set(frozenBnExtraKeys(own, sd));
     for (const [k, t] of Object.entries(sd)) {
+      if (frozenExtras.has(k)) continue;
       const target = targetKey(k, own);
       if (target === null || taken.has(target)) {
         skipped.push(k);

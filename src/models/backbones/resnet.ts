@@ -21,9 +21,13 @@
 // Arsenal allows it as mmseg does (mmseg/models/backbones/resnet.py BasicBlock:
 // conv1 dilated, conv2 not), so ResNet-18/34 DeepLabV3 runs on a CPU. The
 // Bottleneck's dilation is torchvision's exactly (its 3x3 conv2).
+//
+// normLayer (ResNetBackbone) is torchvision's norm_layer: 'batch' (BatchNorm2d)
+// or 'frozen' (FrozenBatchNorm2d, what torchvision's detection builders use
+// with a pretrained backbone); the keys are the same but num_batches_tracked.
 import { Module, loadInto, type StateDict, type LoadResult, type LoadStateDictOptions } from '../../nn/module.js';
 import { Conv2d } from '../../nn/layers/conv.js';
-import { BatchNorm2d } from '../../nn/layers/norm.js';
+import { BatchNorm2d, FrozenBatchNorm2d } from '../../nn/layers/norm.js';
 import { Linear, Identity } from '../../nn/layers/linear.js';
 import { ReLU, MaxPool2d, AdaptiveAvgPool2d } from '../../nn/layers/activation.js';
 import { Sequential } from '../../nn/layers/container.js';
@@ -52,6 +56,18 @@ export interface ResNetOptions {
   dropRate?: number;
   /** torchvision's replace_stride_with_dilation for layer2, layer3, layer4: [false, true, true] gives output stride 8 (its FCN and DeepLabV3), [false, false, true] 16. Default all false. */
   replaceStrideWithDilation?: readonly [boolean, boolean, boolean];
+}
+
+/**
+ * torchvision's norm_layer: 'batch' (nn.BatchNorm2d) or 'frozen'
+ * (torchvision.ops.misc.FrozenBatchNorm2d: statistics and affine fixed,
+ * buffers only, what torchvision's detectors fine-tune a pretrained backbone
+ * with).
+ */
+export type NormLayer = 'batch' | 'frozen';
+/** A norm of the kind `normLayer` names over `c` channels (torchvision's norm_layer(c); eps 1e-5 both). */
+export function makeNorm(normLayer: NormLayer, c: number): BatchNorm2d | FrozenBatchNorm2d {
+  return normLayer === 'frozen' ? new FrozenBatchNorm2d(c) : new BatchNorm2d(c);
 }
 
 export const RESNET_OPTION_KEYS = ['numClasses', 'inChannels', 'stem', 'width', 'zeroInitResidual', 'dropRate', 'replaceStrideWithDilation'] as const;
@@ -96,22 +112,22 @@ const conv1x1 = (inC: number, outC: number, stride = 1) => new Conv2d(inC, outC,
 export class BasicBlock extends Module {
   static readonly expansion = 1;
   conv1: Conv2d;
-  bn1: BatchNorm2d;
+  bn1: BatchNorm2d | FrozenBatchNorm2d;
   relu: ReLU;
   conv2: Conv2d;
-  bn2: BatchNorm2d;
+  bn2: BatchNorm2d | FrozenBatchNorm2d;
   downsample: Sequential | null;
-  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null, dilation = 1) {
+  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null, dilation = 1, normLayer: NormLayer = 'batch') {
     super();
     this.conv1 = conv3x3(inplanes, planes, stride, dilation);
-    this.bn1 = new BatchNorm2d(planes);
+    this.bn1 = makeNorm(normLayer, planes);
     this.relu = new ReLU();
     this.conv2 = conv3x3(planes, planes);
-    this.bn2 = new BatchNorm2d(planes);
+    this.bn2 = makeNorm(normLayer, planes);
     this.downsample = downsample;
   }
   /** The BN whose weight zeroInitResidual zeroes. */
-  get lastBn(): BatchNorm2d { return this.bn2; }
+  get lastBn(): BatchNorm2d | FrozenBatchNorm2d { return this.bn2; }
   forward(x: Tensor): Tensor {
     let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
     out = this.bn2.forward(this.conv2.forward(out));
@@ -125,26 +141,26 @@ export class BasicBlock extends Module {
 export class Bottleneck extends Module {
   static readonly expansion = 4;
   conv1: Conv2d;
-  bn1: BatchNorm2d;
+  bn1: BatchNorm2d | FrozenBatchNorm2d;
   conv2: Conv2d;
-  bn2: BatchNorm2d;
+  bn2: BatchNorm2d | FrozenBatchNorm2d;
   conv3: Conv2d;
-  bn3: BatchNorm2d;
+  bn3: BatchNorm2d | FrozenBatchNorm2d;
   relu: ReLU;
   downsample: Sequential | null;
-  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null, dilation = 1) {
+  constructor(inplanes: number, planes: number, stride = 1, downsample: Sequential | null = null, dilation = 1, normLayer: NormLayer = 'batch') {
     super();
     const width = planes; // torchvision: planes * (base_width / 64) * groups, with base_width 64, groups 1
     this.conv1 = conv1x1(inplanes, width);
-    this.bn1 = new BatchNorm2d(width);
+    this.bn1 = makeNorm(normLayer, width);
     this.conv2 = conv3x3(width, width, stride, dilation);
-    this.bn2 = new BatchNorm2d(width);
+    this.bn2 = makeNorm(normLayer, width);
     this.conv3 = conv1x1(width, planes * Bottleneck.expansion);
-    this.bn3 = new BatchNorm2d(planes * Bottleneck.expansion);
+    this.bn3 = makeNorm(normLayer, planes * Bottleneck.expansion);
     this.relu = new ReLU();
     this.downsample = downsample;
   }
-  get lastBn(): BatchNorm2d { return this.bn3; }
+  get lastBn(): BatchNorm2d | FrozenBatchNorm2d { return this.bn3; }
   forward(x: Tensor): Tensor {
     let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
     out = this.relu.forward(this.bn2.forward(this.conv2.forward(out)));
@@ -172,7 +188,7 @@ export const ARCHS = {
  */
 export class ResNetBackbone extends Module {
   conv1: Conv2d;
-  bn1: BatchNorm2d;
+  bn1: BatchNorm2d | FrozenBatchNorm2d;
   relu: ReLU;
   maxpool: MaxPool2d | Identity;
   layer1: Sequential;
@@ -186,21 +202,25 @@ export class ResNetBackbone extends Module {
   readonly stem: Stem;
   /** The input's size over layer4's output's (32 for 'imagenet' without dilation; 8 with [false, true, true]). */
   readonly outputStride: number;
+  readonly normLayer: NormLayer;
 
-  constructor(arch: ResNetArch, opts: Omit<ResNetOptions, 'numClasses' | 'dropRate'> = {}) {
+  constructor(arch: ResNetArch, opts: Omit<ResNetOptions, 'numClasses' | 'dropRate'> & { normLayer?: NormLayer } = {}) {
     super();
-    const o = resolveOptions('ResNetBackbone', opts, ['inChannels', 'stem', 'width', 'zeroInitResidual', 'replaceStrideWithDilation']);
+    const { normLayer = 'batch', ...rest } = opts ?? {};
+    if (normLayer !== 'batch' && normLayer !== 'frozen') throw new RangeError(`ResNetBackbone: normLayer must be 'batch' or 'frozen', got ${JSON.stringify(normLayer)}`);
+    const o = resolveOptions('ResNetBackbone', rest, ['inChannels', 'stem', 'width', 'zeroInitResidual', 'replaceStrideWithDilation']);
     const block: Block = arch.block === 'basic' ? BasicBlock : Bottleneck;
     const w = o.width;
     this.stem = o.stem;
+    this.normLayer = normLayer;
     if (o.stem === 'imagenet') {
       this.conv1 = new Conv2d(o.inChannels, w, 7, { stride: 2, padding: 3, bias: false });
-      this.bn1 = new BatchNorm2d(w);
+      this.bn1 = makeNorm(normLayer, w);
       this.relu = new ReLU();
       this.maxpool = new MaxPool2d(3, { stride: 2, padding: 1 });
     } else {
       this.conv1 = conv3x3(o.inChannels, w);
-      this.bn1 = new BatchNorm2d(w);
+      this.bn1 = makeNorm(normLayer, w);
       this.relu = new ReLU();
       this.maxpool = new Identity();
     }
@@ -217,11 +237,11 @@ export class ResNetBackbone extends Module {
       reduction *= stride;
       let downsample: Sequential | null = null;
       if (stride !== 1 || inplanes !== planes * block.expansion) {
-        downsample = new Sequential(conv1x1(inplanes, planes * block.expansion, stride), new BatchNorm2d(planes * block.expansion));
+        downsample = new Sequential(conv1x1(inplanes, planes * block.expansion, stride), makeNorm(normLayer, planes * block.expansion));
       }
-      const mods: Module[] = [new block(inplanes, planes, stride, downsample, previousDilation)];
+      const mods: Module[] = [new block(inplanes, planes, stride, downsample, previousDilation, normLayer)];
       inplanes = planes * block.expansion;
-      for (let i = 1; i < blocks; i++) mods.push(new block(inplanes, planes, 1, null, dilation));
+      for (let i = 1; i < blocks; i++) mods.push(new block(inplanes, planes, 1, null, dilation, normLayer));
       return new Sequential(...mods);
     };
     const dil = o.replaceStrideWithDilation;
@@ -241,6 +261,7 @@ export class ResNetBackbone extends Module {
         if (m.bias) init.zeros_(m.bias);
       }
     }
+    // (A FrozenBatchNorm2d starts as torchvision's: weight 1, bias 0, mean 0, var 1.)
     if (o.zeroInitResidual) {
       for (const m of this.modules()) if ((m instanceof BasicBlock || m instanceof Bottleneck) && m.lastBn.weight) init.zeros_(m.lastBn.weight);
     }

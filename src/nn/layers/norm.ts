@@ -1,5 +1,6 @@
-// BatchNorm2d, GroupNorm, LayerNorm (torch/nn/modules/batchnorm.py, normalization.py).
-import { Module } from '../module.js';
+// BatchNorm2d, GroupNorm, LayerNorm (torch/nn/modules/batchnorm.py, normalization.py);
+// FrozenBatchNorm2d (torchvision/ops/misc.py).
+import { Module, type StateDict } from '../module.js';
 import { Parameter, parameter } from '../parameter.js';
 import { Tensor } from '../../torch/tensor.js';
 import { ones, zeros, scalarTensor } from '../../torch/creation.js';
@@ -61,6 +62,57 @@ export class BatchNorm2d extends Module {
   override extraRepr(): string {
     return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}`;
   }
+}
+
+/**
+ * torchvision.ops.misc.FrozenBatchNorm2d (0.14): BatchNorm2d whose statistics
+ * and affine parameters are fixed, the norm a detector's pretrained backbone
+ * is fine-tuned with. Its four tensors are buffers, not parameters (no grad,
+ * never decayed, never updated): weight, bias, running_mean, running_var, in
+ * that order (torchvision's state-dict order), and no num_batches_tracked.
+ * forward is torchvision's: x · scale + (bias − running_mean · scale) with
+ * scale = weight · rsqrt(running_var + eps), the same in training and eval.
+ */
+export class FrozenBatchNorm2d extends Module {
+  readonly eps: number;
+  constructor(readonly numFeatures: number, opts: { eps?: number } = {}) {
+    super();
+    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new RangeError(`FrozenBatchNorm2d: numFeatures must be a positive integer, got ${numFeatures}`);
+    this.eps = opts.eps ?? 1e-5;
+    this.registerBuffer('weight', ones(numFeatures));
+    this.registerBuffer('bias', zeros(numFeatures));
+    this.registerBuffer('running_mean', zeros(numFeatures));
+    this.registerBuffer('running_var', ones(numFeatures));
+  }
+  get weight(): Tensor { return this.getBuffer('weight'); }
+  get bias(): Tensor { return this.getBuffer('bias'); }
+  get runningMean(): Tensor { return this.getBuffer('running_mean'); }
+  get runningVar(): Tensor { return this.getBuffer('running_var'); }
+  forward(x: Tensor): Tensor {
+    const shape = [1, this.numFeatures, ...new Array(Math.max(0, x.dim() - 2)).fill(1)];
+    const scale = this.weight.mul(this.runningVar.add(this.eps).rsqrt());
+    const shift = this.bias.sub(this.runningMean.mul(scale));
+    return x.mul(scale.reshape(shape)).add(shift.reshape(shape));
+  }
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}`;
+  }
+}
+
+/**
+ * The keys of `sd` a FrozenBatchNorm2d drops when loading (torchvision's
+ * FrozenBatchNorm2d._load_from_state_dict deletes `<prefix>num_batches_tracked`,
+ * so a BatchNorm2d's state dict loads into it strictly): every
+ * `<prefix>num_batches_tracked` that `own` (the model's state dict) lacks while
+ * it has `<prefix>running_var` — a frozen norm's, since a BatchNorm2d that
+ * tracks statistics has both.
+ */
+export function frozenBnExtraKeys(own: StateDict, sd: StateDict): string[] {
+  const suffix = 'num_batches_tracked';
+  return Object.keys(sd).filter((k) => {
+    if (!(k === suffix || k.endsWith(`.${suffix}`)) || k in own) return false;
+    return `${k.slice(0, k.length - suffix.length)}running_var` in own;
+  });
 }
 
 export class GroupNorm extends Module {
