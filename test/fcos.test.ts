@@ -8,10 +8,10 @@
 //   torchvision_fcos_tiny.safetensors    a small FCOS (ResNet-18 layout at width 8, FPN / head 64, 2 convs, 5 classes)
 //   torchvision_fcos_tiny_io.safetensors its input, eval-mode head outputs, points, matching, the losses' gradients,
 //                                        and postprocess_detections' candidates, NMS keep indices and detections
-// NMS is injected (Arsenal's batchedNms lives in src/ops/nms.ts): the
-// postprocessing tests give it torchvision's keep indices after checking it
-// was handed torchvision's candidates; the last test runs Arsenal's own
-// batchedNms when the build has it. Imports only from 'arsenal'.
+// NMS can be injected (the default is Arsenal's batchedNms, src/ops/nms.ts):
+// the postprocessing tests give it torchvision's keep indices after checking
+// it was handed torchvision's candidates; one test runs the default end to
+// end. Imports only from 'arsenal'.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -291,12 +291,11 @@ for (const [p, opts] of [[0, {}], [1, { topkCandidates: 5, detectionsPerImg: 4 }
   });
 }
 
-const realNms = ((arsenal as Record<string, unknown>).ops as { batchedNms?: models.BatchedNms } | undefined)?.batchedNms;
-test("postprocess with Arsenal's batchedNms (src/ops/nms.ts) gives torchvision's detections", { skip: realNms ? false : 'src/ops/nms.ts is not in this build yet' }, () => {
+test("postprocess with Arsenal's batchedNms (src/ops/nms.ts, the default) gives torchvision's detections", () => {
   torch.scope(() => {
     const { m, out } = tinyOutputs();
     for (const [p, opts] of [[0, {}], [1, { topkCandidates: 5, detectionsPerImg: 4 }]] as const) {
-      m.postprocess(out, realNms!, opts).forEach((d, i) => {
+      m.postprocess(out, undefined, opts).forEach((d, i) => {
         assertClose(d.boxes, tv(p, i, 'boxes'), `run ${p} image ${i} boxes`, BOX_TOL);
         assertEqualInts(d.labels, tv(p, i, 'labels'), `run ${p} image ${i} labels`);
       });

@@ -36,6 +36,7 @@ import { BackboneWithFPN, freezeResNetLayers, freezeMobileNetLayers } from './ba
 import { FCOSHead, type FCOSHeadOutputs } from './fcos_head.js';
 import { fcosAnchors, FCOS_ANCHOR_SIZES } from './anchors.js';
 import { fcosLoss, type FCOSTarget, type FCOSLosses, type FCOSLossOptions } from './fcos_loss.js';
+import { batchedNms } from '../../ops/nms.js';
 import { fcosPostprocess, type BatchedNms, type FCOSDetections, type FCOSPostprocessOptions } from './fcos_postprocess.js';
 
 /** FCOS.forward: the head's outputs over all levels, the points, and what postprocessing needs. */
@@ -117,8 +118,8 @@ export class FCOS extends Module {
     return fcosLoss(out, targets, { ...opts, centerSamplingRadius: this.centerSamplingRadius });
   }
 
-  /** The detections per image (fcosPostprocess; `nms` is torchvision's batched_nms). */
-  postprocess(out: FCOSOutputs, nms: BatchedNms, opts: FCOSPostprocessOptions = {}): FCOSDetections[] {
+  /** The detections per image (fcosPostprocess; `nms` is torchvision's batched_nms: src/ops/nms.ts by default). */
+  postprocess(out: FCOSOutputs, nms: BatchedNms = batchedNms, opts: FCOSPostprocessOptions = {}): FCOSDetections[] {
     return fcosPostprocess(out, nms, opts);
   }
 
