@@ -52,11 +52,18 @@ for (const [name, steps] of Object.entries(batchTricks)) {
   await writePng(join(out, 'mixup.png'), drawGrid(r, { mean, std, cols: n }));
   written.push('mixup');
 }
-// Multi-sample: Mosaic (2 × 32 canvas of four scenes) and YOLOX MixUp.
-for (const [name, step] of [['mosaic', { type: 'Mosaic', imgScale: [64, 64] }], ['yolox-mixup', { type: 'YoloxMixUp', imgScale: [64, 64] }]]) {
+// Multi-sample: Mosaic (2 × 64 canvas of four scenes), Mosaic + RandomAffine (YOLOX: the canvas warped back to 64 × 64)
+// and YOLOX MixUp.
+const mosaic = { type: 'Mosaic', imgScale: [64, 64] };
+const multi = [
+  ['mosaic', [mosaic]],
+  ['random-affine', [mosaic, { type: 'RandomAffine', scalingRatioRange: [0.1, 2], border: [-32, -32] }]],
+  ['yolox-mixup', [{ type: 'YoloxMixUp', imgScale: [64, 64] }]],
+];
+for (const [name, steps] of multi) {
   // YOLOX MixUp is for detection: the scenes without their masks.
   const source = name === 'yolox-mixup' ? { length: scenes.length, getSample: (i) => ({ ...scenes.getSample(i), mask: undefined }) } : scenes;
-  const ds = new augment.MultiImageMixDataset(source, [step]);
+  const ds = new augment.MultiImageMixDataset(source, steps);
   const r = new Rng(7);
   const samples = await ds.getSamples(Array.from({ length: n }, () => r.int(0, scenes.length)), new Rng(42));
   const b = norm(augment.collate(samples));

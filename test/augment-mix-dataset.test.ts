@@ -249,7 +249,7 @@ test('config: augment.sample is checked with the transforms\' schemas; errors na
   const bad: [unknown, RegExp][] = [
     [[{ type: 'Mosaic', imgScale: [0, 4] }], /config\.augment\.sample\[0\]\.imgScale\[0\]: expected a value in \[1, 100000\], got 0/],
     [[{ type: 'Mosaic' }], /config\.augment\.sample\[0\]\.imgScale: missing/],
-    [[{ type: 'Mosaic', imgScale: [8, 8] }, { type: 'Mosiac', imgScale: [8, 8] }], /config\.augment\.sample\[1\]\.type: unknown transform "Mosiac" \(expected one of Mosaic, YoloxMixUp\)/],
+    [[{ type: 'Mosaic', imgScale: [8, 8] }, { type: 'Mosiac', imgScale: [8, 8] }], /config\.augment\.sample\[1\]\.type: unknown transform "Mosiac" \(expected one of Mosaic, YoloxMixUp, RandomAffine\)/],
     [[{ type: 'YoloxMixUp', imgScale: [8, 8], ratioRange: [2, 1] }], /config\.augment\.sample\[0\]\.ratioRange: expected \[lo, hi\] with lo <= hi/],
     [[{ type: 'Mosaic', imgScale: [8, 8], offLastEpochs: 1.5 }], /config\.augment\.sample\[0\]\.offLastEpochs: expected an integer/],
     [[{ type: 'Mosaic', imgScale: [8, 8], centerRatio: [1, 1] }], /config\.augment\.sample\[0\]\.centerRatio: unknown key/],

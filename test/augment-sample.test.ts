@@ -100,6 +100,6 @@ test('MultiImageMixDataset: draws partners from the source, switches steps off f
   const again = await new MultiImageMixDataset(source, [{ type: 'Mosaic', imgScale: [8, 8] }]).getSample(0, new Rng(3));
   const once = await new MultiImageMixDataset(source, [{ type: 'Mosaic', imgScale: [8, 8] }]).getSample(0, new Rng(3));
   assert.ok(again.boxes!.equal(once.boxes!), 'same seed, same partners');
-  assert.throws(() => new MultiImageMixDataset(source, [{ type: 'Mosiac' } as never]), /unknown transform "Mosiac" \(expected one of Mosaic, YoloxMixUp\)/);
+  assert.throws(() => new MultiImageMixDataset(source, [{ type: 'Mosiac' } as never]), /unknown transform "Mosiac" \(expected one of Mosaic, YoloxMixUp, RandomAffine\)/);
   assert.throws(() => collate([sample(4, 4, [0, 0, 2, 2], 1, 0), sample(5, 4, [0, 0, 2, 2], 1, 0)]), /sample 1 is 3×5×4, sample 0 is 3×4×4/);
 });

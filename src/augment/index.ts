@@ -14,6 +14,7 @@ export { BatchPipeline, BATCH_TRANSFORMS, transformCheck, type TransformConfig }
 export * from './sample/types.js';
 export { Mosaic, type MosaicOptions } from './sample/mosaic.js';
 export { YoloxMixUp, type YoloxMixUpOptions } from './sample/yolox_mixup.js';
+export { RandomAffine, affineMatrix, warpAffineSample, type RandomAffineOptions, type AffineParams, type Affine } from './sample/random_affine.js';
 export { MultiImageMixDataset, collate, sampleStepCheck, sampleStepsCheck, sampleStepOn, type MixStepConfig } from './sample/multi_image.js';
 export { SampleMixDataset, wrapWithSampleSteps, sampleRng, SAMPLE_STREAM, type SampleMixOptions } from './sample/mix_dataset.js';
 export { rescaleSample, resizeImage, resizeMask, resizeSampleTo } from './sample/resize.js';

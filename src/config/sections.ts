@@ -53,9 +53,9 @@ export const AUGMENT = obj({
   /** Batch-level training transforms, in order, on normalised images (src/augment/batch; docs/augmentations.md). */
   train: opt(arr(as<TransformConfig>(transformCheck))),
   /**
-   * Multi-sample training transforms, in order, on each training sample before batching (Mosaic, YoloxMixUp;
-   * mmdet MultiImageMixDataset; src/augment/sample/mix_dataset.ts): `offLastEpochs` switches a step off for the
-   * last epochs (YOLOX's no-augmentation tail). Outputs are resized back to the dataset's image size.
+   * Multi-sample training transforms, in order, on each training sample before batching (Mosaic, RandomAffine,
+   * YoloxMixUp; mmdet MultiImageMixDataset; src/augment/sample/mix_dataset.ts): `offLastEpochs` switches a step off
+   * for the last epochs (YOLOX's no-augmentation tail). Outputs of another size are resized back to the dataset's.
    */
   sample: opt(as<MixStepConfig[]>(sampleStepsCheck)),
 });

@@ -8,9 +8,11 @@
 // the current epoch (./multi_image.ts: partners drawn first, then the
 // transforms) and stacks the outputs back into a Batch of the wrapped
 // dataset's dtype (uint8 rounded, or its float type, in pixel units) and size:
-// an output of another size (Mosaic's 2H × 2W canvas, where mmdet crops back
-// with RandomAffine) is resized back bilinearly to the source sample's size,
-// or to `outSize`, boxes and masks moved with it (./resize.ts resizeSampleTo).
+// an output of another size is resized back bilinearly to the source sample's
+// size, or to `outSize`, boxes and masks moved with it (./resize.ts
+// resizeSampleTo). Mosaic's 2H × 2W canvas followed by RandomAffine with
+// `border: [-H/2, -W/2]` (YOLOX) is already H × W: when that is the dataset's
+// size, nothing is resized a second time.
 //
 // Masks (segmentation: Batch.masks int64 [N,H,W], 255 = ignore; mmseg's
 // RandomMosaic): each sample's mask [H,W] travels with its pixels (Mosaic's

@@ -1,5 +1,6 @@
 // Multi-sample transforms as a dataset wrapper (mmdet MultiImageMixDataset):
-// each transform that needs partners (Mosaic: 3, YoloxMixUp: 1) draws them
+// each transform that needs partners (Mosaic: 3, YoloxMixUp: 1; RandomAffine,
+// YOLOX's warp after Mosaic, none) draws them
 // uniformly from the whole source with the seeded generator; YoloxMixUp
 // redraws a partner without boxes up to 15 times (mmdet max_iters; a source
 // without boxes at all, classification, is never redrawn). Each step can be
@@ -17,12 +18,14 @@ import { fail, num, show, type Check } from '../../util/schema.js';
 import { type Sample, type SampleSource, checkSample } from './types.js';
 import { Mosaic, type MosaicOptions } from './mosaic.js';
 import { YoloxMixUp, type YoloxMixUpOptions } from './yolox_mixup.js';
+import { RandomAffine, type RandomAffineOptions } from './random_affine.js';
 
 export type MixStepConfig =
   | ({ type: 'Mosaic'; offLastEpochs?: number } & MosaicOptions)
-  | ({ type: 'YoloxMixUp'; offLastEpochs?: number } & YoloxMixUpOptions);
+  | ({ type: 'YoloxMixUp'; offLastEpochs?: number } & YoloxMixUpOptions)
+  | ({ type: 'RandomAffine'; offLastEpochs?: number } & RandomAffineOptions);
 
-const SAMPLE_TRANSFORMS = { Mosaic, YoloxMixUp } as const;
+const SAMPLE_TRANSFORMS = { Mosaic, YoloxMixUp, RandomAffine } as const;
 
 /** Checks one step of `augment.sample` with its transform's own schema; errors name the key (`augment.sample[0].imgScale: …`). */
 export const sampleStepCheck: Check<MixStepConfig> = (v, p) => {
@@ -32,13 +35,13 @@ export const sampleStepCheck: Check<MixStepConfig> = (v, p) => {
   const ctor = SAMPLE_TRANSFORMS[type];
   if (offLastEpochs !== undefined) num(0, 1e6, true)(offLastEpochs, `${p}.offLastEpochs`);
   ctor.schema(rest, p);
-  if ((rest as { imgScale?: unknown }).imgScale === undefined) fail(`${p}.imgScale`, 'missing ([H, W] in pixels)');
+  if (type !== 'RandomAffine' && (rest as { imgScale?: unknown }).imgScale === undefined) fail(`${p}.imgScale`, 'missing ([H, W] in pixels)');
   try { new ctor(rest as never); } catch (e) { fail(p, (e as Error).message); }
 };
 
-/** Checks `augment.sample`: an array of Mosaic / YoloxMixUp steps. */
+/** Checks `augment.sample`: an array of Mosaic / YoloxMixUp / RandomAffine steps. */
 export const sampleStepsCheck: Check<MixStepConfig[]> = (v, p) => {
-  if (!Array.isArray(v)) fail(p, `expected an array of steps ({ type: 'Mosaic' | 'YoloxMixUp', ... }), got ${show(v)}`);
+  if (!Array.isArray(v)) fail(p, `expected an array of steps ({ type: 'Mosaic' | 'YoloxMixUp' | 'RandomAffine', ... }), got ${show(v)}`);
   (v as unknown[]).forEach((x, i) => sampleStepCheck(x, `${p}[${i}]`));
 };
 
@@ -47,7 +50,7 @@ export function sampleStepOn(offLastEpochs: number | undefined, epoch: number, e
   return epoch <= epochs - (offLastEpochs ?? 0);
 }
 
-type Step = { t: Mosaic | YoloxMixUp; offLastEpochs: number };
+type Step = { t: Mosaic | YoloxMixUp | RandomAffine; offLastEpochs: number };
 
 export class MultiImageMixDataset {
   private readonly steps: Step[];
