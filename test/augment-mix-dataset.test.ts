@@ -6,7 +6,8 @@
 // their quadrants and the mosaic is resized back to the dataset's size; the
 // label rules (largest tile; MixUp partner from half the pixels); the config
 // key is validated with the transforms' schemas; and the trainer trains with
-// it, a resumed run equal to an uninterrupted one. No assertion depends on CPU
+// it, a resumed run equal to an uninterrupted one; detection batches keep their
+// boxes through Mosaic + RandomAffine (ignored ones left out). No assertion depends on CPU
 // numerics beyond exact copies and constant images.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -311,4 +312,53 @@ test('the trainer trains with augment.sample; a resumed run equals an uninterrup
   await plain.setup();
   assert.equal(plain.train, ds.train);
   assert.equal((plain.train as Dataset & { setEpoch?: unknown }).setEpoch, undefined);
+});
+
+/** n 3×16×16 images, each with two boxes: [2,2,8,8] label i % 3 and an `ignore`d one [9,9,15,15] label 7 (a crowd box). */
+function boxed(n: number): Dataset & { asked: number[] } {
+  const ds = {
+    length: n, classes: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], asked: [] as number[],
+    classCounts: () => Array(8).fill(0),
+    getBatch(indices: number[]): Batch {
+      ds.asked.push(...indices);
+      return {
+        images: torch.full([indices.length, 3, 16, 16], 50, { dtype: 'uint8' }), labels: torch.zeros([indices.length], { dtype: 'int64' }), indices,
+        boxes: indices.map(() => torch.tensor([[2, 2, 8, 8], [9, 9, 15, 15]], { dtype: 'float32' })),
+        boxLabels: indices.map((i) => torch.tensor(BigInt64Array.from([BigInt(i % 3), 7n]))),
+        ignore: indices.map(() => torch.tensor([false, true])),
+      } as Batch;
+    },
+  };
+  return ds;
+}
+
+test('augment.sample on a detection batch: boxes move with Mosaic + RandomAffine, stay inside, ignored boxes are left out, a function of the seed', async () => {
+  const steps = [
+    { type: 'Mosaic', imgScale: [16, 16], padVal: 114, prob: 1, offLastEpochs: 1 },
+    { type: 'RandomAffine', scalingRatioRange: [0.5, 1.5], border: [-8, -8], offLastEpochs: 1 },
+  ] as MixStepConfig[];
+  const ds = boxed(6);
+  const mix = new SampleMixDataset(ds, steps, { seed: 3, epochs: 2 });
+  const a = await mix.getBatch([0, 1, 2, 3]);
+  assert.deepEqual(a.images.shape, [4, 3, 16, 16]);
+  assert.equal(a.boxes!.length, 4);
+  let total = 0;
+  a.boxes!.forEach((b, i) => {
+    const l = a.boxLabels![i].toArray() as number[];
+    assert.equal(b.shape[0], l.length);
+    total += l.length;
+    assert.ok(l.every((x) => x >= 0 && x < 3), `image ${i}: only the non-ignored labels 0-2, got ${l}`);
+    for (const [x1, y1, x2, y2] of b.toArray() as number[][]) assert.ok(x1 >= 0 && y1 >= 0 && x2 <= 16 && y2 <= 16 && x2 > x1 && y2 > y1, `image ${i}: box ${[x1, y1, x2, y2]} inside 16×16`);
+  });
+  assert.ok(total > 0, 'some boxes survive the mosaic');
+  // The same outputs when asked one by one (each output draws from (seed, epoch, index)).
+  for (const [k, i] of [0, 1, 2, 3].entries()) {
+    const one = await mix.getBatch([i]);
+    assert.deepEqual(one.boxes![0].toArray(), a.boxes![k].toArray());
+    assert.deepEqual(one.boxLabels![0].toArray(), a.boxLabels![k].toArray());
+  }
+  // The no-augmentation tail: the wrapped batch as it is (ignored boxes included: the task decides).
+  mix.setEpoch(2);
+  const tail = await mix.getBatch([5]);
+  assert.deepEqual(tail.boxes![0].toArray(), [[2, 2, 8, 8], [9, 9, 15, 15]]);
 });

@@ -12,6 +12,9 @@ export interface Batch {
   labels: Tensor;
   /** Segmentation class maps int64 [N,H,W] (docs/architecture.md §4; 255 = ignore); absent for classification. */
   masks?: Tensor;
+  /** Detection: per image, boxes float [M_i,4] xyxy in pixels and their labels int64 [M_i] (docs/architecture.md §4); absent otherwise. */
+  boxes?: Tensor[];
+  boxLabels?: Tensor[];
   /** Optional: each sample's [height, width] as stored, where the dataset resized it (segmentationFolder's imageSize), so predictions can go back to it. */
   sizes?: [number, number][];
   indices: number[];

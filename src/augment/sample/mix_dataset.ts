@@ -21,6 +21,12 @@
 // labels pass through by the rule below. YoloxMixUp (a detection transform: a
 // 0.5/0.5 blend has no class mask) is refused on a dataset with masks.
 //
+// Boxes (detection: Batch.boxes / boxLabels, one [M,4] xyxy / [M] pair per
+// image; mmdet's MultiImageMixDataset): each sample's boxes move, are clipped
+// and filtered with its pixels (the steps' own rules) and come back as the
+// output batch's boxes / boxLabels. Boxes the wrapped batch marks `ignore`
+// (crowd, difficult) are left out, as a Sample has no such flag.
+//
 // Labels: every source sample of an output gets a slot number as its `label`;
 // the transforms pass one input's label on (Mosaic: the sample covering the
 // largest part of the canvas; YoloxMixUp: the first sample unless the partner
@@ -133,6 +139,7 @@ export class SampleMixDataset implements Dataset {
           const image = b.images.squeeze(0);
           owned.push(image);
           rows.push(b.labels);
+          if (b.boxes || b.boxLabels) return { image, label: rows.length - 1, ...boxesOfBatch(b, j, owned) };
           if (!b.masks) return { image, label: rows.length - 1 };
           const mixUp = this.steps.find((s) => s.type === 'YoloxMixUp');
           if (mixUp) throw new TypeError('SampleMixDataset: the wrapped dataset gives masks (segmentation) and augment.sample has YoloxMixUp, a detection transform whose 0.5/0.5 blend has no class mask to give; use Mosaic (or CutMix in augment.train) for segmentation');
@@ -151,7 +158,7 @@ export class SampleMixDataset implements Dataset {
       if (failed) throw failed.reason;
       const plans = settled.map((s) => (s as PromiseFulfilledResult<{ rng: Rng; rows: Tensor[]; groups: Sample[][] }>).value);
       return torch.scope(() => {
-        const images: Tensor[] = [], labels: Tensor[] = [], masks: Tensor[] = [];
+        const images: Tensor[] = [], labels: Tensor[] = [], masks: Tensor[] = [], boxes: Tensor[] = [], boxLabels: Tensor[] = [];
         for (const p of plans) {
           const base = p.groups[0][0].image;
           const [h, w] = this.outSize ?? [base.shape[1], base.shape[2]];
@@ -163,6 +170,11 @@ export class SampleMixDataset implements Dataset {
             masks.push(s.mask.long());
           }
           labels.push(p.rows[s.label]);
+          if (p.groups[0][0].boxes) {
+            if (!s.boxes || !s.boxLabels) throw new Error('SampleMixDataset: a step lost the boxes of its output');
+            boxes.push(s.boxes);
+            boxLabels.push(s.boxLabels);
+          }
         }
         const device = plans[0].groups[0][0].image.device;
         let x = torch.stack(images, 0);
@@ -174,12 +186,31 @@ export class SampleMixDataset implements Dataset {
           if (m.device !== device) m = m.to(device);
           out.masks = m;
         }
+        if (boxes.length > 0) {
+          if (boxes.length !== images.length) throw new TypeError('SampleMixDataset: some samples of the batch have boxes and some do not');
+          out.boxes = boxes;
+          out.boxLabels = boxLabels;
+        }
         return out;
       });
     } finally {
       torch.dispose(owned);
     }
   }
+}
+
+/** The one image's boxes and labels of a getBatch([j]), without the boxes marked `ignore`. */
+function boxesOfBatch(b: Batch & { ignore?: Tensor[] }, j: number, owned: Tensor[]): { boxes: Tensor; boxLabels: Tensor } {
+  const { boxes, boxLabels, ignore } = b;
+  if (!boxes || !boxLabels || boxes.length !== 1 || boxLabels.length !== 1) {
+    throw new TypeError(`SampleMixDataset: getBatch([${j}]) of the wrapped dataset gave ${boxes?.length ?? 'no'} box sets and ${boxLabels?.length ?? 'no'} label sets; expected one of each`);
+  }
+  owned.push(boxes[0], boxLabels[0], ...(ignore ?? []), ...((b as { area?: Tensor[] }).area ?? []));
+  if (!ignore?.[0] || !ignore[0].any().item()) return { boxes: boxes[0], boxLabels: boxLabels[0] };
+  const keep = ignore[0].logicalNot().nonzero().reshape(-1);
+  const kept = { boxes: boxes[0].indexSelect(0, keep), boxLabels: boxLabels[0].indexSelect(0, keep) };
+  owned.push(keep, kept.boxes, kept.boxLabels);
+  return kept;
 }
 
 /** An image in pixel units as the wrapped dataset's dtype: uint8 rounded and clamped to 0–255, floats cast. */
