@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `arsenal` command: train, test, ensemble, pseudo-label, augment, eval-seg, data, info, start.
+// The `arsenal` command: train, test, ensemble, pseudo-label, augment, eval-seg, eval-coco, data, info, start.
 // The commands sit above the engine (docs/architecture.md); each is also a function for code.
 import { existsSync } from 'node:fs';
 import { basename, join, dirname, resolve } from 'node:path';
@@ -17,6 +17,7 @@ const USAGE = `usage:
   arsenal augment <config.ts> --out grid.png [--n 16] [--seed N] [--epoch E] [--scenes]
   arsenal pseudo-label <config.ts> [--labelled 0.1] [--threshold 0.9 | --top-k N] [--soft] [--rounds 1] [--teacher-epochs N] [--teachers N] [--student-init scratch|teacher] [--min-labelled-share S] [--student-set a.b=value]... [--control] [--resume] [--tta] [--set a.b=value]... [--work-dir DIR]
   arsenal eval-seg --pred DIR --gt DIR --num-classes K [--names FILE] [--ignore-index 255] [--reduce-zero-label] [--classes a,b,c] [--work-dir DIR]
+  arsenal eval-coco GT.json RESULTS.json [--work-dir DIR]   COCO bbox mAP as pycocotools computes it
   arsenal data scenes --out DIR [--train 3000] [--val 500] [--size 192] [--seed 0] [--max-objects 6] [--overwrite]   emoji pasted on photos: mmseg, VOC, COCO, crops
   arsenal info
   arsenal start [--budget 10m | --full] [--epochs N] [--set a.b=value]... [--work-dir DIR]   the main job: the Fashion-MNIST tricks recipe in a 10-minute budget, with a result table`;
@@ -118,6 +119,14 @@ async function evalSegCommand(argv: string[]): Promise<void> {
   evalSeg(pred, gt, { numClasses, ignoreIndex: intFlag(p, 'ignore-index'), reduceZeroLabel: p.flags.has('reduce-zero-label'), classes, names, workDir, quiet: p.flags.has('quiet') });
 }
 
+async function evalCocoCommand(argv: string[]): Promise<void> {
+  const p = parseArgs(argv, { boolean: ['quiet'], value: ['work-dir'] });
+  if (p.positional.length !== 2) throw new TypeError(`eval-coco: expected GT.json RESULTS.json (a COCO instances file and a results list), got ${p.positional.length} paths\n${USAGE}`);
+  const { evalCoco } = await import('./eval_coco.js');
+  const workDir = typeof p.flags.get('work-dir') === 'string' ? (p.flags.get('work-dir') as string) : join('work_dirs', 'eval_coco');
+  evalCoco(p.positional[0], p.positional[1], { workDir, quiet: p.flags.has('quiet') });
+}
+
 async function main(): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2);
   switch (cmd) {
@@ -129,6 +138,7 @@ async function main(): Promise<void> {
     case 'augment': return (await import('./augment.js')).augmentCommand(rest);
     case 'start': return (await import('./start.js')).start(rest);
     case 'eval-seg': return evalSegCommand(rest);
+    case 'eval-coco': return evalCocoCommand(rest);
     case 'data': return (await import('./data.js')).dataCommand(rest);
     case undefined: case 'help': case '--help': case '-h': console.log(USAGE); return;
     default: throw new TypeError(`unknown command '${cmd}'\n${USAGE}`);
