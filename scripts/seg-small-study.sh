@@ -26,3 +26,17 @@ node scripts/ablate.mjs configs/segmentation/seg-small.ts --name "$name" --recor
   --variant 'no flips=--set augment.train=[]' \
   --variant 'backbone at a tenth of the lr=--set optimizer.paramwise.customKeys.backbone.lrMult=0.1' \
   --variant 'from scratch (no pre-trained backbone)=--set model.backbonePretrained=null --set optimizer.paramwise=null'
+[[ ${1:-} == --smoke ]] && exit 0
+
+# The test-time tricks and SWA, paired within each run (scripts/seed-study.mjs): SWA over the last quarter at lr
+# 0.01 (about where poly is then), flip + mmseg-ratio TTA (probabilities averaged), a 3-model ensemble.
+node scripts/seed-study.mjs configs/segmentation/seg-small.ts --name seg-small-test-time --seeds 1,2,3 --group 3 \
+  --set 'swa={"start":0.75,"lr":0.01,"annealEpochs":1}' --set 'tta={"flips":["h"],"ratios":[0.5,0.75,1.25,1.5,1.75]}'
+
+# Pseudo-masks from 10% of the labels (200 images): the teacher for as many steps as 5 epochs of the whole set,
+# pixels at confidence >= 0.9 kept (the others 255), the student on labelled + pseudo-masked images, and a
+# labelled-only control with the student's steps.
+for s in 1 2 3; do
+  node dist/src/commands/main.js pseudo-label configs/segmentation/seg-small.ts --labelled 0.1 --threshold 0.9 \
+    --teacher-epochs 50 --control --resume --set seed=$s --work-dir work_dirs/study/seg-small-pseudo-seed$s
+done
