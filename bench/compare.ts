@@ -7,9 +7,12 @@
 //                              [--python /usr/bin/python3] [--only op,cnn,resnet,augment,seg] [--no-python] [--no-python-resnet] [--malloc-tuned]
 //                              [--models deeplabv3_resnet50,fcn_resnet50,lraspp_mobilenet_v3_large] [--seg-rounds 5] [--seg-block 1]
 //                              [--seg-batch 4] [--seg-size 256] [--seg-warmup 1] [--seg-aux] [--seg-channels-last]
+//                              [--det-models fcos_resnet50_fpn,fcos_resnet18_fpn] [--det-rounds 5] [--det-block 1] [--det-batch 4]
+//                              [--det-size S] [--det-warmup 1] [--nms-boxes 10000] [--nms-classes 80] [--nms-rounds 10]
 //
 // --only takes one name or a comma-separated list (default: op, cnn, resnet, augment; augment = bench/augment-pipeline.ts vs
-// augment_pipeline.py; seg = bench/seg-step.ts vs seg_step.py, only when asked: its ResNet-50 models take minutes a step). The
+// augment_pipeline.py; seg = bench/seg-step.ts vs seg_step.py, det = bench/det-step.ts vs det_step.py (FCOS and NMS), only
+// when asked: their ResNet-50 models take seconds to minutes a step). The
 // ResNet-18 pair (bench/resnet-step.ts / resnet_step.py) runs four processes
 // (Arsenal and PyTorch, fp32 and bf16 autocast), started and warmed up one at a
 // time (each step is seconds of 2-thread OpenMP work), then interleaved; after
@@ -56,8 +59,17 @@ const SEG_BATCH = intArg(args, 'seg-batch', 4);
 const SEG_SIZE = intArg(args, 'seg-size', 256);
 const SEG_WARMUP = intArg(args, 'seg-warmup', 1);
 const SEG_MODELS = (args.get('models') ?? 'deeplabv3_resnet50,fcn_resnet50,lraspp_mobilenet_v3_large').split(',').map((x) => x.trim()).filter((x) => x);
-const BENCHES = ['op', 'cnn', 'resnet', 'augment', 'seg'] as const;
-/** Without --only: all but seg (one segmentation model's pair is minutes). */
+const DET_ROUNDS = intArg(args, 'det-rounds', 5);
+const DET_BLOCK = intArg(args, 'det-block', 1);
+const DET_BATCH = intArg(args, 'det-batch', 4);
+const DET_SIZE = args.has('det-size') ? intArg(args, 'det-size', 1) : null; // null: det-step's per-model size (256 / 160)
+const DET_WARMUP = intArg(args, 'det-warmup', 1);
+const DET_MODELS = (args.get('det-models') ?? 'fcos_resnet50_fpn,fcos_resnet18_fpn').split(',').map((x) => x.trim()).filter((x) => x);
+const NMS_BOXES = intArg(args, 'nms-boxes', 10000);
+const NMS_CLASSES = intArg(args, 'nms-classes', 80);
+const NMS_ROUNDS = intArg(args, 'nms-rounds', 10);
+const BENCHES = ['op', 'cnn', 'resnet', 'augment', 'seg', 'det'] as const;
+/** Without --only: all but seg and det (one segmentation or detection model's pair is minutes). */
 const DEFAULT_BENCHES = ['op', 'cnn', 'resnet', 'augment'];
 const ONLY = new Set((args.get('only') ?? DEFAULT_BENCHES.join(',')).split(',').map((x) => x.trim()));
 for (const o of ONLY) if (!(BENCHES as readonly string[]).includes(o)) throw new TypeError(`--only: expected ${BENCHES.join(', ')} (or a comma-separated list), got '${o}'`);
@@ -193,7 +205,8 @@ async function interleave(children: Child[], rounds: number, label: string): Pro
   }
 }
 
-type Row = [metric: string, arsenal: number, pytorch: number | null, digits: number];
+/** A string cell is printed as it is ('fails': the side could not run it). */
+type Row = [metric: string, arsenal: number | string, pytorch: number | string | null, digits: number];
 const rows: Row[] = [];
 const notes: string[] = [];
 /** Extra blocks of lines printed after the table (the ResNet-18 throughput summary). */
@@ -428,9 +441,119 @@ async function segStep(): Promise<void> {
     `torch.optim.SGD(foreach=True); \`node dist/bench/seg-step.js --check --model M\` and \`${PYTHON} bench/seg_step.py --check --model M\` print the same losses`);
 }
 
+/** Starts children one at a time, each after the previous one is READY; one that fails to start (ERROR) is returned as its error, the others keep running. */
+async function startEach(factories: (() => Child)[]): Promise<(Child | Error)[]> {
+  const out: (Child | Error)[] = [];
+  for (const make of factories) {
+    const c = make();
+    if (process.stderr.isTTY) process.stderr.write(`\rwarming up ${c.name}...          `);
+    try {
+      await c.ready();
+      out.push(c);
+    } catch (e) {
+      out.push(e as Error); // the child exits after its ERROR line
+    }
+  }
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  return out;
+}
+
+const DET_BENCH_MODELS = ['fcos_resnet50_fpn', 'fcos_resnet18_fpn'];
+
+/**
+ * Detection (bench/det-step.ts / det_step.py): per model, four processes (Arsenal and
+ * torchvision × fp32 and bf16 autocast) started one by one; a mode that fails (torchvision's
+ * FCOS under bf16 autocast) is shown as 'fails'. Then NMS: one process a side, nms and
+ * batched_nms on the same random boxes.
+ */
+async function detStep(): Promise<void> {
+  const common = ['--serve', '--threads', String(THREADS), '--block', String(DET_BLOCK), '--batch', String(DET_BATCH),
+    '--warmup', String(DET_WARMUP), ...(DET_SIZE === null ? [] : ['--size', String(DET_SIZE)])];
+  const lines: string[] = ['', `Detection (FCOS), batch ${DET_BATCH}, 91 classes, 3 random boxes per image, SGD(lr 0.01, momentum 0.9, wd 1e-4), ` +
+    `${THREADS} thread(s); medians of ${DET_ROUNDS} blocks × ${DET_BLOCK} train step(s) + ${DET_BLOCK} inference batch(es) (forward + postprocess) ` +
+    `per run after ${DET_WARMUP} warm-up`];
+  const f = (x: number | null, d: number) => (x === null ? '—' : x.toFixed(d));
+  for (const name of DET_MODELS) {
+    if (!DET_BENCH_MODELS.includes(name)) {
+      const msg = `det: ${name} skipped: det-step knows ${DET_BENCH_MODELS.join(', ')}`;
+      console.error(msg);
+      notes.push(msg);
+      continue;
+    }
+    const arsenal = (amp: string) => () => new Child(`arsenal ${name} ${amp}`, process.execPath, [join(here, 'det-step.js'), ...common, '--model', name, '--amp', amp]);
+    const pytorch = (amp: string) => () => new Child(`torchvision ${name} ${amp}`, PYTHON, [join(root, 'bench/det_step.py'), ...common, '--model', name, '--amp', amp]);
+    const started = await startEach(NO_PY_RESNET ? [arsenal('fp32'), arsenal('bf16')] : [arsenal('fp32'), arsenal('bf16'), pytorch('fp32'), pytorch('bf16')]);
+    const children = started.filter((c): c is Child => c instanceof Child);
+    for (const e of started) if (e instanceof Error) notes.push(`det: ${e.message.split('\n')[0]}`);
+    const res = children.length ? await interleave(children, DET_ROUNDS, name) : new Map<Child, Samples[]>();
+    // [child or its error or undefined when not run, its merged samples]
+    const runs = (['Arsenal fp32', 'Arsenal bf16', 'torchvision fp32', 'torchvision bf16'] as const).map((label, i) => {
+      const c = started[i];
+      return { label, child: c instanceof Child ? c : undefined, state: c === undefined ? '—' : c instanceof Error ? 'fails' : null, s: c instanceof Child ? all(res.get(c)) : undefined };
+    });
+    const [aF, aB, pF, pB] = runs;
+    const size = (aF.child ?? aB.child)?.info.size ?? DET_SIZE ?? '?';
+    const v = (r: (typeof runs)[number], k: string): number | string | null => (r.s ? med(r.s, k)! : r.state === 'fails' ? 'fails' : null);
+    const pushRow = (label: string, a: (typeof runs)[number], p: (typeof runs)[number], k: string, d: number) => {
+      const av = v(a, k);
+      if (av !== null) rows.push([label, av, v(p, k), d]);
+    };
+    pushRow(`${name} ${size}² train step fp32, ms`, aF, pF, 'step_ms', 0);
+    pushRow('  forward + loss, ms', aF, pF, 'forward_ms', 0);
+    pushRow('  backward, ms', aF, pF, 'backward_ms', 0);
+    pushRow('  SGD step + zero_grad + item, ms', aF, pF, 'optimizer_ms', 1);
+    pushRow(`${name} ${size}² train step bf16 autocast, ms`, aB, pB, 'step_ms', 0);
+    pushRow(`${name} ${size}² inference fp32, ms/batch`, aF, pF, 'infer_ms', 0);
+    pushRow(`${name} ${size}² inference bf16 autocast, ms/batch`, aB, pB, 'infer_ms', 0);
+
+    const ips = (r: (typeof runs)[number], k: string) => (r.s ? (DET_BATCH * 1000) / med(r.s, k)! : null);
+    const txt = (r: (typeof runs)[number], k: string, d: number) => (r.s ? f(med(r.s, k), d) : r.state!);
+    lines.push('', `${name}, ${size}×${size}:`, '');
+    lines.push(...mdTable(['run', 'train ms/step', 'train images/s', 'infer ms/batch', 'infer images/s'],
+      runs.map((r) => [r.label, txt(r, 'step_ms', 0), r.s ? f(ips(r, 'step_ms'), 2) : r.state!, txt(r, 'infer_ms', 0), r.s ? f(ips(r, 'infer_ms'), 2) : r.state!])));
+    const ratioRows: string[][] = [];
+    const ratio = (label: string, key: string, num: (typeof runs)[number], den: (typeof runs)[number]): void => {
+      if (!num.child || !den.child) {
+        ratioRows.push([label, num.state === 'fails' || den.state === 'fails' ? 'fails' : '—', '—']);
+        return;
+      }
+      const a = res.get(num.child)!, p = res.get(den.child)!;
+      const rs = a.map((b, i) => median(p[i][key]) / median(b[key]));
+      ratioRows.push([label, (ips(num, key)! / ips(den, key)!).toFixed(3) + '×', `${median(rs).toFixed(3)}× (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`]);
+    };
+    ratio('train: Arsenal fp32 / torchvision fp32', 'step_ms', aF, pF);
+    ratio('train: Arsenal bf16 / torchvision fp32', 'step_ms', aB, pF);
+    ratio('train: Arsenal bf16 / torchvision bf16', 'step_ms', aB, pB);
+    ratio('infer: Arsenal fp32 / torchvision fp32', 'infer_ms', aF, pF);
+    ratio('infer: Arsenal bf16 / torchvision fp32', 'infer_ms', aB, pF);
+    ratio('infer: Arsenal bf16 / torchvision bf16', 'infer_ms', aB, pB);
+    lines.push('', ...mdTable(['throughput ratio (images/s)', 'of medians', 'per-round paired (range)'], ratioRows));
+  }
+
+  // NMS: one process a side, rotating blocks of 5 nms calls then 5 batched_nms calls.
+  const nmsArgs = ['--nms', '--serve', '--threads', String(THREADS), '--boxes', String(NMS_BOXES), '--nms-classes', String(NMS_CLASSES), '--block', '5'];
+  const an = new Child('arsenal nms', process.execPath, [join(here, 'det-step.js'), ...nmsArgs]);
+  const pn = NO_PY_RESNET ? null : new Child('torchvision nms', PYTHON, [join(root, 'bench/det_step.py'), ...nmsArgs]);
+  const nres = await interleave(pn ? [an, pn] : [an], NMS_ROUNDS, 'nms');
+  const A = all(nres.get(an))!, P = pn ? all(nres.get(pn)) : undefined;
+  rows.push([`nms, ${NMS_BOXES} random boxes, IoU 0.5, ms/call`, med(A, 'nms_ms')!, med(P, 'nms_ms'), 3]);
+  rows.push([`batched_nms, ${NMS_BOXES} boxes, ${NMS_CLASSES} classes, ms/call`, med(A, 'batched_nms_ms')!, med(P, 'batched_nms_ms'), 3]);
+  if (pn) {
+    const same = an.info.kept === pn.info.kept && an.info.keptBatched === pn.info.keptBatched;
+    notes.push(`NMS kept boxes: Arsenal ${an.info.kept} (batched ${an.info.keptBatched}), torchvision ${pn.info.kept} (batched ${pn.info.keptBatched})${same ? '' : ': THEY DIFFER'}; ` +
+      `nms ${paired(nres.get(an)!, 'nms_ms', nres.get(pn)!, 'nms_ms')}; batched ${paired(nres.get(an)!, 'batched_nms_ms', nres.get(pn)!, 'batched_nms_ms')}`);
+  }
+  sections.push(lines);
+  targets.push('detection and NMS: none set (measured)');
+  if (!NO_PY_RESNET) notes.push(`detection: torchvision ${seen.torchvision ?? '?'} fcos_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91, min_size=S, max_size=S) ` +
+    `(its GeneralizedRCNNTransform only normalises at S×S) and the same on ResNet-18 (FPN/head 128, 2 convs); torch.optim.SGD(foreach=True); ` +
+    `\`${PYTHON} bench/det_step.py --check --model M\` then \`node dist/bench/det-step.js --check --model M\` print the same losses`);
+}
+
 function printTable(): void {
   const header = ['metric', 'Arsenal', 'PyTorch', 'ratio'];
-  const body = rows.map(([m, a, p, d]) => [m, a.toFixed(d), p === null ? '—' : p.toFixed(d), p === null || p === 0 ? '—' : (a / p).toFixed(2) + '×']);
+  const cell = (v: number | string | null, d: number) => (v === null ? '—' : typeof v === 'string' ? v : v.toFixed(d));
+  const body = rows.map(([m, a, p, d]) => [m, cell(a, d), cell(p, d), typeof a !== 'number' || typeof p !== 'number' || p === 0 ? '—' : (a / p).toFixed(2) + '×']);
   for (const l of mdTable(header, body)) console.log(l);
 }
 
@@ -441,6 +564,7 @@ if (ONLY.has('cnn')) await cnnStep();
 if (ONLY.has('resnet')) await resnetStep();
 if (ONLY.has('augment')) await augmentPipeline();
 if (ONLY.has('seg')) await segStep();
+if (ONLY.has('det')) await detStep();
 console.log('');
 console.log(`Arsenal (libtorch ${seen.libtorch ?? '?'}, node ${process.version}) vs PyTorch ${seen.torch ?? '(not run)'} (${PYTHON}), ` +
   `${THREADS} thread(s) each${MALLOC_TUNED ? ', malloc tuned (--malloc-tuned)' : ''}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); medians; ratio = Arsenal / PyTorch, lower is better`);

@@ -7,10 +7,13 @@
 #
 #   bash bench/run.sh [--threads 2] [--op-rounds 9] [--cnn-rounds 25] [--block 2] [--malloc-tuned]
 #                     [--resnet-rounds 10] [--resnet-block 1] [--resnet-batch 128] [--data-steps 30] [--no-data-wait]
-#                     [--only op,cnn,resnet,augment,seg]   (one name or a comma-separated list; default all but seg)
+#                     [--only op,cnn,resnet,augment,seg,det]   (one name or a comma-separated list; default all but seg, det)
 #   bash bench/run.sh --only seg [--models deeplabv3_resnet50,fcn_resnet50,lraspp_mobilenet_v3_large] [--seg-rounds 5]
 #                     [--seg-batch 4] [--seg-size 256] [--seg-aux] [--seg-channels-last]   segmentation train step and
 #                     inference by model name (bench/seg-step.ts vs seg_step.py, torchvision's models), fp32 and bf16
+#   bash bench/run.sh --only det [--det-models fcos_resnet50_fpn,fcos_resnet18_fpn] [--det-rounds 5] [--det-batch 4]
+#                     [--det-size S] [--nms-boxes 10000] [--nms-classes 80] [--nms-rounds 10]   FCOS train step and
+#                     inference (bench/det-step.ts vs det_step.py, torchvision's FCOS), fp32 and bf16, and NMS
 #   bash bench/run.sh --only memory [--n 1000000] [--epochs 10] ...   the memory section (Arsenal only,
 #                     bench/memory.ts): dropped/disposed/scoped loops, trims, RSS over 10 epochs
 #
