@@ -143,3 +143,15 @@ test('a strided 1×1 convolution in channels-last with 4 input channels trains (
   // NCHW and NHWC kernels sum the 4 products and the 32×32×32 gradient terms in other orders: fp32 rounding.
   assert.ok(JSON.parse(r.stdout.trim().split('\n').pop()!).worst < 1e-5, r.stdout);
 });
+
+test('GroupNorm takes a bf16 input (what a conv gives under bf16 autocast) with its fp32 affine parameters: normalised in fp32', () => {
+  torch.scope(() => {
+    torch.manualSeed(5);
+    const gn = new nn.GroupNorm(4, 8);
+    torch.noGrad(() => { gn.weight!.copy_(torch.randn(8)); gn.bias!.copy_(torch.randn(8)); });
+    const x = torch.randn(2, 8, 5, 5).to('bfloat16');
+    const y = gn.forward(x);
+    assert.equal(y.dtype, 'float32');
+    assert.deepEqual(y.toArray(), gn.forward(x.float()).toArray(), 'the same as the fp32 group norm of the bf16 values');
+  });
+});

@@ -127,7 +127,12 @@ export class GroupNorm extends Module {
     this.bias = affine ? parameter(zeros(numChannels)) : null;
   }
   forward(x: Tensor): Tensor {
-    return F.groupNorm(x, this.numGroups, this.weight, this.bias, this.opts.eps ?? 1e-5);
+    // Under CPU bf16 autocast a conv hands GroupNorm a bf16 input while its affine parameters stay fp32, and
+    // libtorch 1.13's group_norm refuses the mix ("expected scalar type BFloat16 but found Float": torchvision's
+    // FCOS fails there). Normalise in fp32, as CUDA autocast runs group_norm (its fp32 list); the next conv casts back.
+    const low = x.dtype === 'bfloat16' || x.dtype === 'float16';
+    const wide = low && (this.weight?.dtype ?? 'float32') === 'float32' ? x.float() : x;
+    return F.groupNorm(wide, this.numGroups, this.weight, this.bias, this.opts.eps ?? 1e-5);
   }
 }
 
