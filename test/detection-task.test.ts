@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { torch, data, infer, metrics, tasks, Trainer, validateConfig, evaluateCheckpoint, type Tensor } from 'arsenal';
+import { torch, data, infer, metrics, tasks, Trainer, validateConfig, evaluateCheckpoint, runEnsemble, type Tensor } from 'arsenal';
 
 const made: string[] = [];
 after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
@@ -154,14 +154,21 @@ test('detection trains through the Trainer (AP by pycocotools\' names); arsenal 
   const v = await evaluateCheckpoint({ ...config(), tta: { flips: ['h'], merge: 'wbf' } }, join(dir, 'epoch_1.safetensors'), tmp(), { quiet: true, tta: true, predictions: false });
   assert.deepEqual(v.views!.map((x) => x.view), ['identity', 'flip-h', 'TTA (wbf of 2 views)']);
   assert.equal(v.views![0].AP, r.metrics.AP, 'the identity view is the plain evaluation');
+
+  // An ensemble of a checkpoint with itself, merged by NMS: every box meets its twin, so the merge is the member.
+  const members = ['epoch_1.safetensors', 'best.safetensors'].map((f) => ({ cfg: config(), config: 'det', checkpoint: join(dir, f) }));
+  const e = await runEnsemble(members, { workDir: tmp(), quiet: true, merge: 'nms' });
+  assert.match(String(e.ensemble.member), /^ensemble \(nms/);
+  for (const k of metrics.COCO_STAT_NAMES) assert.equal(e.ensemble[k], e.rows[0][k], k);
 });
 
 test('the results json: boxes in the stored image\'s pixels as [x, y, w, h], the json\'s image and category ids', async () => {
   const { test: val } = await tasks.detection.datasets(config());
   const dir = tmp();
   const w = tasks.detection.predictionWriter!(config(), { classes: CLASSES, classCounts: [1, 1], inChannels: 3 }, val, { workDir: dir, panels: 1 });
-  // A batch the loader resized to 32×32 from the stored 64×64.
-  const batch = { images: torch.zeros([1, 3, 32, 32], { dtype: 'uint8' }), labels: torch.zeros([1], { dtype: 'int64' }), indices: [0], sizes: [[64, 64]] as [number, number][], imageIds: [31] };
+  // A batch the loader resized to 32×32 from the stored 64×64; its left half red, its right half dark blue.
+  const image = torch.cat([torch.full([1, 3, 32, 16], 0).add(torch.tensor([200, 0, 0]).reshape(1, 3, 1, 1)), torch.full([1, 3, 32, 16], 0).add(torch.tensor([0, 0, 90]).reshape(1, 3, 1, 1))], 3).to('uint8');
+  const batch = { images: image, labels: torch.zeros([1], { dtype: 'int64' }), indices: [0], sizes: [[64, 64]] as [number, number][], imageIds: [31] };
   w.write(batch, [dets([[2, 4, 10, 12], [0, 0, 32, 16]], [0.9, 0.25], [1, 0])]);
   await w.close();
   const r = JSON.parse(readFileSync(join(dir, 'results.bbox.json'), 'utf8'));
@@ -171,7 +178,14 @@ test('the results json: boxes in the stored image\'s pixels as [x, y, w, h], the
   close(r[0].bbox, [4, 8, 16, 16], 1e-5, 'box 0 × 2, as xywh');
   close(r[1].bbox, [0, 0, 64, 32], 1e-5, 'box 1 × 2, as xywh');
   close([r[0].score], [0.9], 1e-6);
-  assert.ok(existsSync(join(dir, 'panels', '31.png')));
+  // The panel: truth | prediction, each the image magnified 10× (to 320 pixels), a 4-pixel gap between.
+  const { data: px, info } = await sharp(join(dir, 'panels', '31.png')).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([info.width, info.height, info.channels], [2 * 320 + 4, 320, 3]);
+  const at = (x: number, y: number) => [...px.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
+  assert.deepEqual(at(60, 300), [200, 0, 0], 'truth tile, left half');
+  assert.deepEqual(at(300, 300), [0, 0, 90], 'truth tile, right half');
+  assert.deepEqual(at(324 + 60, 300), [200, 0, 0], 'prediction tile, left half');
+  assert.notDeepEqual(at(324 + 21, 40), [200, 0, 0], 'the 0.9 box (2, 4 → 20, 40 at 10×) is drawn over the prediction tile');
 });
 
 test('TTA: boxes found in a flipped or shifted view are mapped back by Task.invert', () => {

@@ -77,12 +77,12 @@ export function detectionWriter(test: Dataset, classes: string[], o: PredictionO
     const tile = async (d: Drawn) => sharp(Buffer.from(pixels), { raw: { width: w, height: h, channels: 3 } })
       .resize(w * scale, h * scale, { kernel: 'nearest' })
       .composite([{ input: Buffer.from(boxesSvg(d, classes, w, h, scale)), top: 0, left: 0 }])
-      .raw().toBuffer();
+      .removeAlpha().raw().toBuffer(); // the SVG's composite is RGBA
     const [a, b] = await Promise.all([tile(truth), tile(pred)]);
     const gap = 4, W = 2 * w * scale + gap, H = h * scale;
     const png = await sharp({ create: { width: W, height: H, channels: 3, background: { r: 255, g: 255, b: 255 } } })
       .composite([{ input: a, raw: { width: w * scale, height: H, channels: 3 }, top: 0, left: 0 }, { input: b, raw: { width: w * scale, height: H, channels: 3 }, top: 0, left: w * scale + gap }])
-      .png().toBuffer();
+      .removeAlpha().png().toBuffer();
     mkdirSync(dirname(path), { recursive: true });
     torch.safetensors.writeAtomic(path, png);
   };
