@@ -20,6 +20,17 @@ const ok = {
   train: { epochs: 2, amp: 'auto', budget: '10m' },
 } satisfies Config;
 
+const det = {
+  task: 'detection',
+  data: { dataset: 'coco', root: 'data/scenes', imageSize: [160, 160], batchSize: 8 },
+  model: { name: 'fcos_resnet18_fpn', outChannels: 128, numConvs: 2, normLayer: 'batch' },
+  optimizer: { type: 'SGD', lr: 0.01, momentum: 0.9 },
+  postprocess: { preset: 'mmdet', scoreThresh: 0.05 },
+  tta: { flips: ['h'], merge: 'wbf' },
+  boxMerge: { wbf: { iouThr: 0.6 } },
+  train: { epochs: 1, clipGradNorm: 35 },
+} satisfies Config;
+
 const mistakes: [string, unknown, RegExp][] = [
   // @ts-expect-error an optimizer that does not exist
   ['optimizer.type', { ...ok, optimizer: { type: 'SGDD', lr: 0.1 } } satisfies Config, /config\.optimizer\.type/],
@@ -31,12 +42,17 @@ const mistakes: [string, unknown, RegExp][] = [
   ['tta.merge', { ...ok, tta: { merge: 'median' } } satisfies Config, /config\.tta\.merge/],
   // @ts-expect-error an unknown key
   ['train.epoch', { ...ok, train: { epoch: 2 } } satisfies Config, /config\.train/],
+  // @ts-expect-error a merge of probabilities is not a merge of boxes
+  ['tta.merge (detection)', { ...det, tta: { merge: 'mean' } } satisfies Config, /config\.tta\.merge/],
+  // @ts-expect-error a postprocess preset that does not exist
+  ['postprocess.preset', { ...det, postprocess: { preset: 'detectron2' } } satisfies Config, /config\.postprocess\.preset/],
   // @ts-expect-error the task is missing
   ['task', { data: ok.data, model: ok.model, optimizer: ok.optimizer, train: ok.train } satisfies Config, /config\.task/],
 ];
 
 test('a config the compiler accepts passes the runtime validation', () => {
   validateConfig(ok);
+  validateConfig(det);
 });
 
 test('what the compiler rejects, the runtime validation rejects too, naming the key', () => {

@@ -69,7 +69,7 @@ async function ensembleLoaded(members: Member[], loaded: EvalModel[], opts: Ense
     const targets = task.targets({ images: b.images, ...task.batchTargets(b) });
     const preds = loaded.map((e, i) => e.predictor.predictBatch(e.model, b.images, ttas[i]));
     preds.forEach((p, i) => meters[i].update(p, targets));
-    merged.update(task.merge(preds, { how: merge, weights: opts.weights }), targets);
+    merged.update(task.merge(preds, { how: merge, weights: opts.weights, cfg: loaded[0].cfg }), targets);
   });
   const rows: Row[] = members.map((m, i) => ({ member: `${basename(m.checkpoint)} (${basename(m.config)}, ${m.cfg.model.name})`, ...meters[i].compute() }));
   const ensemble: Row = { member: `ensemble (${merge}${opts.weights ? `, weights ${opts.weights.join(', ')}` : ''}${opts.tta ? ', TTA' : ''})`, ...merged.compute() };

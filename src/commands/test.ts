@@ -55,7 +55,7 @@ async function evaluateLoaded(e: EvalModel, cfg: BaseConfig, weightsFile: string
         const targets = task.targets({ images: b.images, ...task.batchTargets(b) });
         const preds = predictor.predictViews(model, b.images, tta);
         preds.forEach((p, i) => meters[i].update(p, targets));
-        const p = task.merge(preds, { how: tta.merge });
+        const p = task.merge(preds, { how: tta.merge, cfg });
         merged.update(p, targets);
         writer?.write(b, p);
       });
@@ -86,6 +86,7 @@ async function evaluateLoaded(e: EvalModel, cfg: BaseConfig, weightsFile: string
   if (tta) result.tta = tta;
   const shown = Object.entries(metrics).map(([k, v]) => `${metricLabel(k)} ${formatMetric(k, v)}`).join(', ');
   log(`test ${shown}${tta ? ` with TTA (${buildViews(tta).map((v) => v.name).join(', ')}; merge ${tta.merge ?? task.merges[0]})` : ''} — ${weightsFile}`);
+  for (const l of task.describeMetrics?.(metrics) ?? []) log(l);
   for (const l of written) log(l);
   return result;
 }

@@ -82,7 +82,7 @@ export class Predictor {
   predictBatch(model: Module, images: Tensor, tta?: TtaOptions): unknown {
     const t = this.task;
     if (!tta) return t.decode(this.output(model, this.normalise(images)));
-    return t.merge(this.predictViews(model, images, tta), { how: tta.merge });
+    return t.merge(this.predictViews(model, images, tta), { how: tta.merge, cfg: this.cfg });
   }
 
   /** Each TTA view's prediction, mapped back to the original frame (one batched prediction per view: each view slid, where the task slides). */

@@ -9,12 +9,13 @@ import type { BaseConfig } from '../config/sections.js';
 import type { Task } from './task.js';
 import { classification, type ClassificationConfig } from './classification/index.js';
 import { segmentation, type SegmentationConfig } from './segmentation/index.js';
+import { detection, type DetectionConfig } from './detection/index.js';
 
-/** A training config: a discriminated union on `task` (detection joins it in its issue). */
-export type Config = ClassificationConfig | SegmentationConfig;
+/** A training config: a discriminated union on `task`. */
+export type Config = ClassificationConfig | SegmentationConfig | DetectionConfig;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const TASKS = new Map<string, Task<any, any, any, any>>([[classification.name, classification], [segmentation.name, segmentation]]);
+const TASKS = new Map<string, Task<any, any, any, any>>([[classification.name, classification], [segmentation.name, segmentation], [detection.name, detection]]);
 
 /** Adds a task (its name must be new). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -45,6 +46,10 @@ export function validateConfig(cfg: unknown): asserts cfg is Config {
 
 export type { Task, Meter, TaskLoss, DataInfo, LossContext, PseudoOptions, SelectPseudo, PredictionWriter, PredictionOutputOptions, SegmentationTask, MixedMasks, DetectionTask, Detections, BoxTargets, PseudoLabelling, PseudoSelector, PseudoSelection, PseudoColumn } from './task.js';
 export { SINGLE_PROCESS } from './task.js';
-export { classification, segmentation };
+export { classification, segmentation, detection };
 export * from './classification/index.js';
 export { SEGMENTATION, SEG_MERGES, buildSegLoss, selectPseudoMasks, randomSplit, segmentationPseudo, type SegmentationConfig } from './segmentation/index.js';
+export {
+  DETECTION, DET_MERGES, buildDetLoss, mergeDetections, invertDetections, DetectionMeter, detectionWriter, selectPseudoBoxes, postprocessOptions, WithoutIgnored,
+  type DetectionConfig, type DetTarget, type DetTargets,
+} from './detection/index.js';

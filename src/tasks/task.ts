@@ -95,8 +95,8 @@ export interface Task<Cfg extends BaseConfig = BaseConfig, Output = unknown, Tar
   meter(cfg: Cfg, info: DataInfo): Meter<Prediction, Targets>;
   /** A prediction on a TTA view mapped back to the original frame (a flipped mask flipped back, boxes moved back). */
   invert(view: View, prediction: Prediction): Prediction;
-  /** One merge of several predictions of the same images — TTA views and ensemble members alike. */
-  merge(predictions: Prediction[], opts: { how?: MergeHow; weights?: number[] }): Prediction;
+  /** One merge of several predictions of the same images — TTA views and ensemble members alike; `cfg` (the run's, or the first member's) gives the task's merge options, where it has any (detection: boxMerge). */
+  merge(predictions: Prediction[], opts: { how?: MergeHow; weights?: number[]; cfg?: Cfg }): Prediction;
   /**
    * Which predictions of an unlabelled pool to keep as pseudo-labels, and their targets: the one rule pseudo-labelling
    * selects by (`pseudo.selector` streams the pool through it).
@@ -107,6 +107,8 @@ export interface Task<Cfg extends BaseConfig = BaseConfig, Output = unknown, Tar
    * image | truth | prediction panels), fed batch by batch in the test pass.
    */
   predictionWriter?(cfg: Cfg, info: DataInfo, test: Dataset, opts: PredictionOutputOptions): PredictionWriter<Prediction>;
+  /** Optional: lines the commands print after a model's metrics (detection: pycocotools' twelve-line summary). */
+  describeMetrics?(metrics: Record<string, number>): string[];
   /** The rest of pseudo-labelling's rounds (`arsenal pseudo-label`); a task without it cannot be pseudo-labelled. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly pseudo?: PseudoLabelling<Prediction, Targets, any>;
@@ -202,5 +204,5 @@ export type SegmentationTask<Cfg extends BaseConfig = BaseConfig> = Task<Cfg, Te
 export interface Detections { boxes: Tensor; scores: Tensor; labels: Tensor }
 /** Ground truth of one image; `ignore` marks VOC's difficult / COCO's crowd boxes. */
 export interface BoxTargets { boxes: Tensor; labels: Tensor; ignore?: Tensor }
-/** Object detection: ragged targets and predictions, a list per image; the output is the head's dense maps. */
-export type DetectionTask<Cfg extends BaseConfig = BaseConfig, Output = Record<string, Tensor[]>> = Task<Cfg, Output, BoxTargets[], Detections[]>;
+/** Object detection: ragged targets and predictions, a list per image; the output is the head's dense maps (and, when predicting, the detections). */
+export type DetectionTask<Cfg extends BaseConfig = BaseConfig, Output = Record<string, Tensor[]>, Targets extends BoxTargets[] = BoxTargets[]> = Task<Cfg, Output, Targets, Detections[]>;
