@@ -162,6 +162,21 @@ test('detection trains through the Trainer (AP by pycocotools\' names); arsenal 
   for (const k of metrics.COCO_STAT_NAMES) assert.equal(e.ensemble[k], e.rows[0][k], k);
 });
 
+test('detection trains with augment.sample: Mosaic, RandomAffine back to the image size and YOLOX MixUp carry the boxes, off in the last epoch', async () => {
+  const dir = tmp();
+  const sample = [
+    { type: 'Mosaic', imgScale: [S, S], padVal: 114, prob: 1, offLastEpochs: 1 },
+    { type: 'RandomAffine', scalingRatioRange: [0.5, 1.5], border: [-S / 2, -S / 2], offLastEpochs: 1 },
+    { type: 'YoloxMixUp', imgScale: [S, S], ratioRange: [0.8, 1.2], padVal: 114, prob: 1, offLastEpochs: 1 },
+  ];
+  const cfg = { ...config(), augment: { train: [{ type: 'RandomFlip', prob: 0.5 }], sample }, train: { ...config().train, epochs: 2 } } as tasks.DetectionConfig;
+  validateConfig(cfg);
+  const r = await new Trainer(cfg, { workDir: dir, quiet: true }).fit();
+  assert.equal(typeof r.metrics.AP, 'number');
+  const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(log.filter((e) => e.trainLoss !== undefined).every((e) => Number.isFinite(e.trainLoss)), 'a finite loss in both epochs');
+});
+
 test('the results json: boxes in the stored image\'s pixels as [x, y, w, h], the json\'s image and category ids', async () => {
   const { test: val } = await tasks.detection.datasets(config());
   const dir = tmp();

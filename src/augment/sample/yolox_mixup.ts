@@ -100,7 +100,8 @@ export class YoloxMixUp {
     if (flip) bb = flipBoxes(bb, oh, ow, true, false);
     bb = clip(bb.sub(torch.tensor([xo, yo, xo, yo], { dtype: 'float32' })), th, tw);
     const kept = filterBoxes(torch.cat([clip(a.boxes.float(), th, tw), bb], 0), torch.cat([a.boxLabels!, b.boxLabels!], 0), this.opts.minBoxSize);
-    return { image, boxes: kept.boxes, boxLabels: kept.labels };
+    // A detection sample's `label` (the batch's placeholder slot) is the first sample's.
+    return { image, boxes: kept.boxes, boxLabels: kept.labels, ...(a.label !== undefined ? { label: a.label } : {}) };
   }
 }
 

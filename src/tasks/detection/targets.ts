@@ -48,7 +48,7 @@ export function detBatchTargets(b: Batch): Omit<ImageBatch, 'images'> & DetExtra
 export function detTargets(b: ImageBatch): DetTargets {
   const x = b as ImageBatch & DetExtras;
   if (!b.boxes || !b.boxLabels) {
-    throw new TypeError('detection: the batch has no boxes (a detection dataset gives boxes and boxLabels; augment.sample\'s mixed dataset does not carry boxes yet: leave augment.sample out of detection configs)');
+    throw new TypeError('detection: the batch has no boxes (expected boxes and boxLabels per image, as a detection dataset gives them)');
   }
   const n = b.images.shape[0];
   if (b.boxes.length !== n || b.boxLabels.length !== n) throw new TypeError(`detection: the batch has ${n} images but ${b.boxes.length} box lists and ${b.boxLabels.length} label lists`);
