@@ -16,5 +16,7 @@ test('formatMetric: fractions as percentages, losses with four decimals, NaN as 
   assert.equal(formatMetric('mIoU', 0.51234), '51.23%');
   assert.equal(formatMetric('trainLoss', 0.123456), '0.1235');
   assert.equal(formatMetric('mAcc', NaN), '—');
+  assert.equal(formatMetric('APl', -1), '—', 'pycocotools\' -1: no ground truth in the range');
+  assert.equal(formatMetric('APl', 0), '0.00%');
   assert.equal(metricsTable('view', [{ name: 'identity', metrics: { mIoU: 0.5, aAcc: 0.25 } }]), '| view | mIoU | aAcc |\n|---|---:|---:|\n| identity | 50.00% | 25.00% |');
 });

@@ -25,7 +25,9 @@ export function metricLabel(name: string): string {
 
 export function formatMetric(name: string, v: number | null | undefined): string {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
-  return /(loss|error|mae|mse)$/i.test(name) ? v.toFixed(4) : `${(100 * v).toFixed(2)}%`;
+  if (/(loss|error|mae|mse)$/i.test(name)) return v.toFixed(4);
+  // A share (accuracy, IoU, AP) is never negative: pycocotools' −1 means "no ground truth in this range".
+  return v < 0 ? '—' : `${(100 * v).toFixed(2)}%`;
 }
 
 /** A table of named rows of metrics: `| <first> | metric… |`, the metrics of the first row giving the columns. */
