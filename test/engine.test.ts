@@ -137,8 +137,9 @@ test('recipes load and validate; --set applies before validation', async () => {
   assert.ok(recipes.length >= 7, recipes.join(', '));
   for (const r of recipes) {
     const cfg = await loadConfig(r);
-    // A segmentation folder's *-backbone.ts pre-trains its backbone as a classifier.
-    assert.equal(cfg.task, r.startsWith('configs/segmentation/') && !r.endsWith('-backbone.ts') ? 'segmentation' : 'classification', r);
+    // The task is the folder's (segmentation/, detection/; the others classify); a *-backbone.ts pre-trains a backbone as a classifier.
+    const folder = r.split('/')[1];
+    assert.equal(cfg.task, ['segmentation', 'detection'].includes(folder) && !r.endsWith('-backbone.ts') ? folder : 'classification', r);
   }
   const cfg = await loadConfig('configs/fashion-mnist/tricks.ts', ['train.epochs=2']);
   assert.equal(cfg.train.epochs, 2);
