@@ -285,5 +285,5 @@ test('pseudo-boxes: the boxes scoring at least the threshold, the images with an
   assert.deepEqual(s.indices, [0, 2]);
   close(floats(s.targets), [0, 0, 0, 4, 4, 1, 0.95, 2, 3, 3, 9, 9, 0, 0.9], 1e-6);
   assert.throws(() => tasks.detection.selectPseudo(p, { topK: 2 }), /threshold/);
-  assert.equal(tasks.detection.pseudo, undefined, 'pseudo-labelling rounds are not built for detection yet');
+  assert.ok(tasks.detection.pseudo, 'pseudo-labelling rounds: test/pseudo-label-detection.test.ts');
 });

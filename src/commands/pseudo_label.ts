@@ -37,7 +37,7 @@ export { selectConfident, stratifiedSplit };
 export interface PseudoLabelOptions {
   /** Share of the training set whose labels are kept (0.1), drawn with the seed (per class for classification). */
   labelledShare?: number;
-  /** Keep predictions (pixels, for segmentation) whose top probability is at least this (0.9); ignored with topK. */
+  /** Keep predictions (pixels, for segmentation) whose top probability is at least this (0.9; detection: boxes whose score is); ignored with topK. */
   threshold?: number;
   /** Classification: keep the k most confident pool images per predicted class instead of a threshold. */
   topK?: number;

@@ -13,6 +13,7 @@ export { readMaskPng, decodeMaskPng, encodeMaskPng, type MaskPng } from './mask_
 export { vocPalette } from './palette.js';
 export { segmentationFolder, SegmentationFolderDataset, SEG_IMAGE_EXTENSIONS, type SegmentationFolderOptions } from './segmentation_folder.js';
 export { MaskDataset } from './mask_dataset.js';
+export { BoxDataset, type BoxBatch } from './box_dataset.js';
 export { DetectionDataset, type DetectionBatch, type DetectionRecord, type DropReport, type OnBadBox, type BadBoxReason } from './detection_dataset.js';
 export { cocoDetection, parseCocoJson, cocoResults, CocoCategories, CocoDetectionDataset, type CocoDetectionOptions, type CocoRecord, type CocoSegmentation, type CocoRle, type CocoPolygons, type CocoResult } from './coco_json.js';
 export { vocDetection, parseVocXml, VOC_CLASSES, type VocDetectionOptions, type VocRecord, type VocXml, type VocObject } from './voc_xml.js';

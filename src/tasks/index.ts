@@ -50,6 +50,6 @@ export { classification, segmentation, detection };
 export * from './classification/index.js';
 export { SEGMENTATION, SEG_MERGES, buildSegLoss, selectPseudoMasks, randomSplit, segmentationPseudo, type SegmentationConfig } from './segmentation/index.js';
 export {
-  DETECTION, DET_MERGES, buildDetLoss, mergeDetections, invertDetections, DetectionMeter, detectionWriter, selectPseudoBoxes, postprocessOptions, WithoutIgnored,
+  DETECTION, DET_MERGES, buildDetLoss, mergeDetections, invertDetections, DetectionMeter, detectionWriter, selectPseudoBoxes, detectionPseudo, postprocessOptions, WithoutIgnored,
   type DetectionConfig, type DetTarget, type DetTargets,
 } from './detection/index.js';

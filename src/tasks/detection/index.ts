@@ -11,8 +11,9 @@
 // pycocotools computes it, in the stored images' frame (AP, the primary
 // metric, AP50, AP75, APs/m/l, AR1/10/100, ARs/m/l). `arsenal test` writes
 // the detections as a COCO results json and draws the first images
-// (./outputs.ts). Pseudo-labelling selects boxes by score (./pseudo.ts); its
-// rounds (Task.pseudo) are not built for detection yet.
+// (./outputs.ts). Pseudo-labelling (./pseudo.ts) keeps the boxes scoring at
+// least a threshold; the student trains on the labelled images' true boxes and
+// the kept images' pseudo-boxes (src/data/box_dataset.ts).
 import { batchedNms } from '../../ops/nms.js';
 import { buildDetectionModel, loadPretrained, describePretrained, loadBackbone, describeBackbone, type FCOS, type FCOSOptions, type FCOSOutputs } from '../../models/index.js';
 import { fcosPostprocess, FCOS_POSTPROCESS_PRESETS, type FCOSPostprocessOptions } from '../../models/detection/fcos_postprocess.js';
@@ -25,7 +26,7 @@ import { buildDetLoss } from './loss.js';
 import { invertDetections, mergeDetections, type DetMerge } from './merge.js';
 import { DetectionMeter, detBatchTargets, detTargets, type DetTargets } from './targets.js';
 import { detectionWriter } from './outputs.js';
-import { selectPseudoBoxes } from './pseudo.js';
+import { selectPseudoBoxes, detectionPseudo } from './pseudo.js';
 
 /** The FCOS postprocessing options of a config (its preset's values where it gives none). */
 export function postprocessOptions(cfg: Pick<DetectionConfig, 'postprocess'> | undefined): FCOSPostprocessOptions {
@@ -94,6 +95,7 @@ export const detection: DetectionTask<DetectionConfig, FCOSOutputs | Detections[
   describeMetrics: (m) => (COCO_STAT_NAMES.every((k) => typeof m[k] === 'number') ? formatCocoSummary(COCO_STAT_NAMES.map((k) => m[k])).split('\n') : []),
   predictionWriter: (_cfg, info, test, o) => detectionWriter(test, info.classes, o),
   selectPseudo: selectPseudoBoxes,
+  pseudo: detectionPseudo,
 };
 
 export { DETECTION, DET_MERGES, DET_DATA, DET_MODEL, DET_LOSS, DET_POSTPROCESS, DET_BOX_MERGE, type DetectionConfig } from './config.js';
@@ -102,4 +104,4 @@ export { buildDetLoss, DET_LOSS_TERMS } from './loss.js';
 export { invertDetections, mergeDetections, type DetMerge, type BoxMergeOptions } from './merge.js';
 export { DetectionMeter, detBatchTargets, detTargets, scaleBoxes, type DetTarget, type DetTargets, type DetExtras } from './targets.js';
 export { detectionWriter, DEFAULT_DET_PANELS, DRAW_SCORE_THRESH, type DetectionResult } from './outputs.js';
-export { selectPseudoBoxes } from './pseudo.js';
+export { selectPseudoBoxes, detectionPseudo, checkBoxSelection, MIN_PSEUDO_BOX_WH, PSEUDO_MATCH_IOU } from './pseudo.js';
