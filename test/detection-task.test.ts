@@ -8,65 +8,24 @@
 // what a one-epoch run reaches.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { torch, data, infer, metrics, tasks, Trainer, validateConfig, evaluateCheckpoint, runEnsemble, type Tensor } from 'arsenal';
+import { S, CAT, CLASSES, writeCocoSquares } from './helpers/coco_squares.js';
 
 const made: string[] = [];
 after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'arsenal-det-')); made.push(d); return d; };
 
-const S = 64;
-const CAT = { red: 5, blue: 9 };
 let root = '';
-
-interface Ann { cls: 'red' | 'blue'; box: [number, number, number, number]; crowd?: boolean }
-/** A COCO split: images/<split>/<id>.png (noise and squares) and annotations/instances_<split>.json. */
-async function writeSplit(split: string, images: { id: number; anns: Ann[] }[], seed: number): Promise<void> {
-  const g = new data.Rng(seed);
-  mkdirSync(join(root, 'img_dir', split), { recursive: true });
-  mkdirSync(join(root, 'annotations'), { recursive: true });
-  const annotations: object[] = [];
-  for (const im of images) {
-    const rgb = Buffer.alloc(S * S * 3);
-    for (let i = 0; i < rgb.length; i++) rgb[i] = g.int(60, 140);
-    for (const a of im.anns) {
-      const [x1, y1, x2, y2] = a.box;
-      for (let y = y1; y < y2; y++) for (let x = x1; x < x2; x++) {
-        const p = (y * S + x) * 3;
-        rgb[p] = a.cls === 'red' ? 220 : 20; rgb[p + 1] = 40; rgb[p + 2] = a.cls === 'red' ? 20 : 220;
-      }
-      annotations.push({ id: annotations.length + 1, image_id: im.id, category_id: CAT[a.cls], bbox: [x1, y1, x2 - x1, y2 - y1], area: (x2 - x1) * (y2 - y1), iscrowd: a.crowd ? 1 : 0 });
-    }
-    await sharp(rgb, { raw: { width: S, height: S, channels: 3 } }).png().toFile(join(root, 'img_dir', split, `${im.id}.png`));
-  }
-  const json = { images: images.map((im) => ({ id: im.id, file_name: `${im.id}.png`, width: S, height: S })), annotations, categories: [{ id: CAT.blue, name: 'blue' }, { id: CAT.red, name: 'red' }] };
-  writeFileSync(join(root, 'annotations', `instances_${split}.json`), JSON.stringify(json));
-}
-
-const VAL = [
-  { id: 31, anns: [{ cls: 'red', box: [8, 8, 40, 40] }, { cls: 'blue', box: [44, 4, 60, 20] }, { cls: 'blue', box: [40, 40, 62, 62], crowd: true }] },
-  { id: 22, anns: [{ cls: 'blue', box: [10, 20, 34, 50] }] },
-  { id: 13, anns: [{ cls: 'red', box: [30, 6, 58, 30] }] },
-  { id: 44, anns: [] },
-] satisfies { id: number; anns: Ann[] }[];
 
 before(async () => {
   root = tmp();
-  const train = Array.from({ length: 8 }, (_, i) => {
-    const side = 14 + 3 * i, x = 4 + ((5 * i) % (S - side - 8)), y = 6 + ((7 * i) % (S - side - 10));
-    const anns: Ann[] = i === 7 ? [] : [{ cls: i % 2 ? 'blue' : 'red', box: [x, y, x + side, y + side] }];
-    if (i === 2) anns.push({ cls: 'blue', box: [2, 50, 14, 62] });
-    return { id: 100 + i, anns };
-  });
-  await writeSplit('train', train, 1);
-  await writeSplit('val', VAL, 2);
+  await writeCocoSquares(root);
 });
 
-// Categories by ascending id: label 0 = red (5), label 1 = blue (9).
-const CLASSES = ['red', 'blue'];
 const config = (): tasks.DetectionConfig => ({
   task: 'detection',
   seed: 3,
