@@ -357,6 +357,11 @@ test('augment.sample on a detection batch: boxes move with Mosaic + RandomAffine
     assert.deepEqual(one.boxes![0].toArray(), a.boxes![k].toArray());
     assert.deepEqual(one.boxLabels![0].toArray(), a.boxLabels![k].toArray());
   }
+  // A step that passes a sample through (Mosaic skipped by prob 0) leaves its boxes alive in the batch (copies of what was loaded).
+  const skip = new SampleMixDataset(ds, [{ type: 'Mosaic', imgScale: [16, 16], prob: 0 }] as MixStepConfig[], { seed: 3, epochs: 1 });
+  const kept = await skip.getBatch([4, 5]);
+  assert.deepEqual(kept.boxes!.map((b) => b.toArray()), [[[2, 2, 8, 8]], [[2, 2, 8, 8]]]);
+  assert.deepEqual(kept.boxLabels!.map((b) => b.toArray()), [[1], [2]]);
   // The no-augmentation tail: the wrapped batch as it is (ignored boxes included: the task decides).
   mix.setEpoch(2);
   const tail = await mix.getBatch([5]);

@@ -12,8 +12,8 @@
 // torchvision's choice without weights_backbone). 'frozen' norms and 3
 // trainable stages are right only with a pre-trained backbone
 // (model.backbonePretrained: a ResNet-18 classifier trained on the scenes'
-// crops, as configs/segmentation/scenes-backbone.ts trains a MobileNetV3; not
-// built yet).
+// crops, configs/detection/scenes-backbone.ts; configs/detection/scenes-pretrained.ts
+// fine-tunes from it).
 //   arsenal data scenes --out data/scenes
 //   arsenal train configs/detection/scenes.ts
 // The data: $ARSENAL_SCENES (default data/scenes, relative to where arsenal runs).

@@ -88,7 +88,7 @@ export function labelRepeats(labelled: number, pseudo: number, share: number): n
 async function predictPool(members: Trainer[], loader: DataLoader, tta: TtaOptions | undefined, perBatch: (prediction: unknown, truth: unknown, indices: number[]) => void): Promise<void> {
   const task = members[0].task;
   await Predictor.stream(members.map((t) => t.finalModel), loader, (b) => {
-    const merged = task.merge(members.map((t) => t.predictor.predictBatch(t.finalModel, b.images, tta)), { how: task.merges[0] });
+    const merged = task.merge(members.map((t) => t.predictor.predictBatch(t.finalModel, b.images, tta)), { how: task.merges[0], cfg: members[0].cfg });
     perBatch(merged, task.targets({ images: b.images, ...task.batchTargets(b) }), b.indices);
   });
 }
@@ -98,7 +98,7 @@ async function scoreMembers(members: Trainer[]): Promise<Record<string, number>>
   const task = members[0].task;
   const meter = task.meter(members[0].cfg, members[0].info);
   await Predictor.stream(members.map((t) => t.finalModel), members[0].testLoader, (b) => {
-    meter.update(task.merge(members.map((t) => t.predictor.predictBatch(t.finalModel, b.images)), { how: task.merges[0] }), task.targets({ images: b.images, ...task.batchTargets(b) }));
+    meter.update(task.merge(members.map((t) => t.predictor.predictBatch(t.finalModel, b.images)), { how: task.merges[0], cfg: members[0].cfg }), task.targets({ images: b.images, ...task.batchTargets(b) }));
   });
   return meter.compute();
 }
@@ -168,7 +168,7 @@ export async function pseudoLabel(cfg: Config, o: PseudoLabelOptions): Promise<R
   }
   if (nTeachers > 1) {
     const s = await scoreMembers(teachers);
-    rows.push(row(`teacher ensemble (${nTeachers} models, mean of probabilities)`, labIdx.length, s, nTeachers * steps(labIdx.length, teacherEpochs)));
+    rows.push(row(`teacher ensemble (${nTeachers} models, merged by ${teachers[0].task.merges[0]})`, labIdx.length, s, nTeachers * steps(labIdx.length, teacherEpochs)));
   }
   // Steps that went into the model a fine-tuned student starts from (the first teacher's, then each student's).
   let chainSteps = steps(labIdx.length, teacherEpochs);

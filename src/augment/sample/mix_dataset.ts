@@ -172,8 +172,10 @@ export class SampleMixDataset implements Dataset {
           labels.push(p.rows[s.label]);
           if (p.groups[0][0].boxes) {
             if (!s.boxes || !s.boxLabels) throw new Error('SampleMixDataset: a step lost the boxes of its output');
-            boxes.push(s.boxes);
-            boxLabels.push(s.boxLabels);
+            // Copies: a step may pass a loaded sample's boxes through unchanged (Mosaic or MixUp skipped by `prob`,
+            // RandomAffine on an image without boxes), and what was loaded is freed below.
+            boxes.push(s.boxes.clone());
+            boxLabels.push(s.boxLabels.clone());
           }
         }
         const device = plans[0].groups[0][0].image.device;
@@ -206,10 +208,13 @@ function boxesOfBatch(b: Batch & { ignore?: Tensor[] }, j: number, owned: Tensor
     throw new TypeError(`SampleMixDataset: getBatch([${j}]) of the wrapped dataset gave ${boxes?.length ?? 'no'} box sets and ${boxLabels?.length ?? 'no'} label sets; expected one of each`);
   }
   owned.push(boxes[0], boxLabels[0], ...(ignore ?? []), ...((b as { area?: Tensor[] }).area ?? []));
-  if (!ignore?.[0] || !ignore[0].any().item()) return { boxes: boxes[0], boxLabels: boxLabels[0] };
-  const keep = ignore[0].logicalNot().nonzero().reshape(-1);
-  const kept = { boxes: boxes[0].indexSelect(0, keep), boxLabels: boxLabels[0].indexSelect(0, keep) };
-  owned.push(keep, kept.boxes, kept.boxLabels);
+  const any = ignore?.[0] ? torch.scope(() => ignore[0].any().item()) : false;
+  if (!any) return { boxes: boxes[0], boxLabels: boxLabels[0] };
+  const kept = torch.scope(() => {
+    const keep = ignore![0].logicalNot().nonzero().reshape(-1);
+    return { boxes: boxes[0].indexSelect(0, keep), boxLabels: boxLabels[0].indexSelect(0, keep) };
+  });
+  owned.push(kept.boxes, kept.boxLabels);
   return kept;
 }
 

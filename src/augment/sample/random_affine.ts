@@ -53,7 +53,7 @@ export interface RandomAffineOptions {
   scalingRatioRange?: [number, number];
   /** Shear in degrees along x and along y, each uniform in ±this (2). */
   maxShearDegree?: number;
-  /** [top/bottom, left/right] pixels added to each side of the output (negative: removed): the output is (h + 2·border[0]) × (w + 2·border[1]). YOLOX after Mosaic: [-H/2, -W/2]. ([0, 0]) */
+  /** [top/bottom, left/right] pixels added to each side of the output (negative: removed): the output is (h + 2·border[0]) × (w + 2·border[1]). YOLOX after Mosaic: [-H/2, -W/2]. Arsenal's [H, W] order, as imgScale; mmdet 3.x's `border` is (w, h): swap it when porting a non-square config. ([0, 0]) */
   border?: [number, number];
   /** Pixel value outside the input, one for all channels or one per channel (114). */
   borderVal?: number | number[];

@@ -6,8 +6,11 @@
 // CocoMeter) in the STORED image's frame: boxes, ground truth and
 // detections alike, are scaled from the batch's size back to the stored one,
 // so a box's area and COCO's `area` field are in the same pixels (the
-// small/medium/large ranges) and the numbers are those pycocotools gives for
-// the results json `arsenal test` writes.
+// small/medium/large ranges). The numbers are those pycocotools gives for the
+// results json `arsenal test` writes when the ground truth's boxes lie inside
+// their images: the training reader clips boxes that cross the border and
+// drops degenerate ones (src/data/coco_json.ts), pycocotools scores the raw
+// json (`arsenal eval-coco` reads it as pycocotools does).
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import type { Batch } from '../../data/dataset.js';
