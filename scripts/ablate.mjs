@@ -53,8 +53,13 @@ const saveRecord = () => {
   writeFileSync(tmp, JSON.stringify(record, null, 1) + '\n');
   renameSync(tmp, recordFile); // never a torn file
 };
-let commit = 'unknown';
-try { commit = execSync('git rev-parse --short HEAD', { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { /* not a checkout */ }
+/** The checkout a run was trained from, read when it ends: HEAD, with '+changes' when tracked files differed from it. */
+function commitNow() {
+  try {
+    const git = (a) => execSync(`git ${a}`, { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return git('rev-parse --short HEAD') + (git('status --porcelain --untracked-files=no') ? '+changes' : '');
+  } catch { return 'unknown'; } // not a checkout
+}
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / Math.max(1, xs.length - 1));
@@ -77,7 +82,7 @@ function run(v, seed) {
     writeFileSync(argsFile, JSON.stringify(args));
   } else console.log(`# ${v.label}, seed ${seed}: finished before (${wd})`);
   const m = JSON.parse(readFileSync(join(wd, 'metrics.json'), 'utf8'));
-  const entry = { variant: v.label, seed, args, metrics: m.metrics, headline: m.headline, wallSeconds: m.wallSeconds, cpu: cpus()[0]?.model ?? 'unknown', commit };
+  const entry = { variant: v.label, seed, args, metrics: m.metrics, headline: m.headline, wallSeconds: m.wallSeconds, cpu: cpus()[0]?.model ?? 'unknown', commit: commitNow() };
   record.runs = record.runs.filter((r) => !(r.variant === v.label && r.seed === seed));
   record.runs.push(entry);
   saveRecord();
