@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { torch, data, infer, metrics, tasks, Trainer, validateConfig, evaluateCheckpoint, runEnsemble, type Tensor } from 'arsenal';
-import { S, CAT, CLASSES, writeCocoSquares } from './helpers/coco_squares.js';
+import { S, CAT, CLASSES, writeCocoSquares, tinyDetectionConfig } from './helpers/coco_squares.js';
 
 const made: string[] = [];
 after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
@@ -26,17 +26,7 @@ before(async () => {
   await writeCocoSquares(root);
 });
 
-const config = (): tasks.DetectionConfig => ({
-  task: 'detection',
-  seed: 3,
-  data: { dataset: 'coco', root, classes: CLASSES, batchSize: 4, mean: [0.4, 0.4, 0.4], std: [0.25, 0.25, 0.25] },
-  model: { name: 'fcos_resnet18_fpn', width: 8, outChannels: 32, numConvs: 1 },
-  optimizer: { type: 'SGD', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 },
-  augment: { train: [{ type: 'RandomFlip', prob: 0.5 }] },
-  // Every point a candidate, so that an untrained model has detections to write.
-  postprocess: { preset: 'torchvision', scoreThresh: 0, detectionsPerImg: 20 },
-  train: { epochs: 1, amp: 'fp32', clipGradNorm: 35 },
-});
+const config = (): tasks.DetectionConfig => tinyDetectionConfig(root);
 
 const floats = (t: Tensor): number[] => Array.from(t.float().contiguous().dataSync() as Float32Array);
 const ints = (t: Tensor): number[] => Array.from(t.to('int32').contiguous().dataSync() as Int32Array);

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { torch, data, tasks, type Tensor } from 'arsenal';
-import { CLASSES, writeCocoSquares } from './helpers/coco_squares.js';
+import { CLASSES, writeCocoSquares, tinyDetectionConfig } from './helpers/coco_squares.js';
 import { pseudoLabel, labelRepeats } from '../src/commands/pseudo_label.js';
 import { BoxDataset } from '../src/data/box_dataset.js';
 
@@ -29,17 +29,7 @@ before(async () => {
   await writeCocoSquares(root);
 });
 
-const config = (): tasks.DetectionConfig => ({
-  task: 'detection',
-  seed: 3,
-  data: { dataset: 'coco', root, classes: CLASSES, batchSize: 4, mean: [0.4, 0.4, 0.4], std: [0.25, 0.25, 0.25] },
-  model: { name: 'fcos_resnet18_fpn', width: 8, outChannels: 32, numConvs: 1 },
-  optimizer: { type: 'SGD', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 },
-  augment: { train: [{ type: 'RandomFlip', prob: 0.5 }] },
-  // Every point a candidate, so that an untrained teacher has boxes to give.
-  postprocess: { preset: 'torchvision', scoreThresh: 0, detectionsPerImg: 20 },
-  train: { epochs: 1, amp: 'fp32', clipGradNorm: 35 },
-});
+const config = (): tasks.DetectionConfig => tinyDetectionConfig(root);
 /** The training set as the task gives it, its 64×64 images resized to 32×32 (boxes scaled with them). */
 const halfTrain = async () => (await tasks.detection.datasets({ ...config(), data: { ...config().data, imageSize: [32, 32] } })).train;
 

@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { data } from 'arsenal';
+import { data, type tasks } from 'arsenal';
 
 export const S = 64;
 export const CAT = { red: 5, blue: 9 };
@@ -59,3 +59,15 @@ export async function writeCocoSquares(root: string): Promise<void> {
   await writeCocoSplit(root, 'train', TRAIN, 1);
   await writeCocoSplit(root, 'val', VAL, 2);
 }
+
+/** A tiny FCOS on the set at root, one fp32 epoch; every point a candidate (score 0), so an untrained model has boxes to give. */
+export const tinyDetectionConfig = (root: string): tasks.DetectionConfig => ({
+  task: 'detection',
+  seed: 3,
+  data: { dataset: 'coco', root, classes: CLASSES, batchSize: 4, mean: [0.4, 0.4, 0.4], std: [0.25, 0.25, 0.25] },
+  model: { name: 'fcos_resnet18_fpn', width: 8, outChannels: 32, numConvs: 1 },
+  optimizer: { type: 'SGD', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 },
+  augment: { train: [{ type: 'RandomFlip', prob: 0.5 }] },
+  postprocess: { preset: 'torchvision', scoreThresh: 0, detectionsPerImg: 20 },
+  train: { epochs: 1, amp: 'fp32', clipGradNorm: 35 },
+});
