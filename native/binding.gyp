@@ -1,7 +1,7 @@
 {
   "targets": [{
     "target_name": "arsenal_native",
-    "sources": ["src/addon.cc", "src/table.cc", "src/ops.cc", "src/tensor_io.cc", "src/autograd.cc", "src/runtime.cc", "src/memory.cc", "src/detection.cc"],
+    "sources": ["src/addon.cc", "src/table.cc", "src/ops.cc", "src/tensor_io.cc", "src/autograd.cc", "src/runtime.cc", "src/memory.cc", "src/detection.cc", "src/distributed.cc"],
     "include_dirs": [
       "<!(node -p \"require('node-addon-api').include_dir\")",
       "<!@(node paths.cjs include)"

@@ -9,6 +9,7 @@ export * as F from './torch/functional.js';
 export { Tensor } from './torch/tensor.js';
 export * as ops from './ops/index.js';
 export * as nn from './nn/index.js';
+export * as distributed from './distributed/index.js';
 export * as optim from './optim/index.js';
 export * as data from './data/index.js';
 export * as augment from './augment/index.js';

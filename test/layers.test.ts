@@ -8,7 +8,7 @@ import { dirname, join, normalize, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
-const ORDER = ['util', 'torch', 'ops', 'nn', 'optim', 'data', 'augment', 'losses', 'models', 'metrics', 'infer', 'config', 'tasks', 'engine', 'commands'];
+const ORDER = ['util', 'torch', 'ops', 'nn', 'distributed', 'optim', 'data', 'augment', 'losses', 'models', 'metrics', 'infer', 'config', 'tasks', 'engine', 'commands'];
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {

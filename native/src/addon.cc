@@ -84,6 +84,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerRuntime(env, exports, s);
   registerMemory(env, exports, s);
   registerDetection(env, exports, s);
+  registerDistributed(env, exports, s);
+  registerDistributed(env, exports, s);
   return exports;
 }
 

@@ -154,5 +154,7 @@ void registerAutograd(Napi::Env env, Napi::Object exports, State* s);
 void registerRuntime(Napi::Env env, Napi::Object exports, State* s);
 void registerMemory(Napi::Env env, Napi::Object exports, State* s);
 void registerDetection(Napi::Env env, Napi::Object exports, State* s);
+void registerDistributed(Napi::Env env, Napi::Object exports, State* s);
+void registerDistributed(Napi::Env env, Napi::Object exports, State* s);
 
 }  // namespace arsenal

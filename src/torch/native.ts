@@ -58,6 +58,17 @@ export interface Native {
   softNms(boxes: number, scores: number, iouThreshold: number, sigma: number, minScore: number, method: 1 | 2): [number, number];
   weightedBoxesFusion(boxes: number, scores: number, labels: number, models: number, weights: number[], iouThr: number, skipBoxThr: number,
     confType: 0 | 1 | 2 | 3, allowsOverflow: boolean, width: number, height: number): [number, number, number];
+  distInitProcessGroup(opts: { store: 'file' | 'tcp'; path?: string; host?: string; port?: number; rank: number; worldSize: number; timeoutMs: number; prefix: string; hostname: string }): number;
+  distDestroyProcessGroup(group: number): void;
+  distAllReduce(group: number, tensors: number[], op: string): number;
+  distBroadcast(group: number, tensors: number[], root: number): number;
+  distAllGather(group: number, outputs: number[], input: number[]): number;
+  distBarrier(group: number): number;
+  distStoreSet(group: number, key: string, value: string): void;
+  distStoreGet(group: number, key: string): string;
+  distWait(work: number): void;
+  distWaitAsync(work: number): Promise<void>;
+  distIsCompleted(work: number): boolean;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

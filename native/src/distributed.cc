@@ -1,0 +1,349 @@
+// c10d, the engine under torch.distributed and DistributedDataParallel, for JS:
+// a store for the rendezvous (FileStore on one machine: nothing listens on the
+// network; TCPStore, hosted by rank 0, across machines), a Gloo process group
+// (ProcessGroupGloo, the CPU backend) and the collectives training needs. A
+// collective returns a work handle; distWait blocks on it, distWaitAsync
+// resolves a Promise from libuv's thread pool, so a JS `await` never blocks the
+// event loop. Every failure (a peer that left, a timeout, a wrong world size)
+// is a JS Error naming the operation and the rank; nothing aborts the process.
+// The TypeScript side (src/distributed/) checks the arguments first.
+#include "state.h"
+// libtorch's Gloo classes are declared only under USE_C10D_GLOO, the define
+// its own build sets; Debian's libtorch and the official distributions are
+// built with Gloo (libtorch_cpu exports c10d::ProcessGroupGloo).
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO
+#endif
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <chrono>
+#include <mutex>
+#include <unordered_map>
+
+namespace arsenal {
+
+namespace {
+
+struct Group {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  int rank = 0;
+  int size = 1;
+  std::chrono::milliseconds timeout{0};
+};
+
+struct PendingWork {
+  c10::intrusive_ptr<c10d::Work> work;
+  std::string what;  // "allreduce on rank 0 of 2", for the error
+  std::chrono::milliseconds timeout{0};
+};
+
+// Process-wide, as c10d's groups are (one process, one rank); handles are
+// small integers, never reused.
+std::mutex gMutex;
+std::unordered_map<int64_t, std::shared_ptr<Group>> gGroups;
+std::unordered_map<int64_t, std::shared_ptr<PendingWork>> gWorks;
+int64_t gNextGroup = 1, gNextWork = 1;
+
+std::string str(const Napi::Object& o, const char* key, const std::string& fallback = "") {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string("initProcessGroup: ") + key + ": expected a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+int64_t num(const Napi::Object& o, const char* key, int64_t fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("initProcessGroup: ") + key + ": expected a number");
+  return v.As<Napi::Number>().Int64Value();
+}
+
+std::shared_ptr<Group> groupArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + ": expected a process group handle");
+  std::lock_guard<std::mutex> lock(gMutex);
+  auto it = gGroups.find(info[i].As<Napi::Number>().Int64Value());
+  if (it == gGroups.end()) throw Napi::Error::New(info.Env(), std::string(what) + ": the process group was destroyed (or never initialised)");
+  return it->second;
+}
+
+std::vector<at::Tensor> tensorsArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsArray()) throw Napi::TypeError::New(info.Env(), std::string(what) + ": expected an array of tensors");
+  Napi::Array a = info[i].As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  for (uint32_t k = 0; k < a.Length(); k++) {
+    Napi::Value v = a.Get(k);
+    if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + ": expected tensor handles");
+    at::Tensor* t = state(info)->table.find(v.As<Napi::Number>().DoubleValue());
+    if (!t) throw Napi::Error::New(info.Env(), std::string(what) + ": a tensor was disposed");
+    if (!t->is_contiguous() || t->is_sparse())
+      throw Napi::Error::New(info.Env(), std::string(what) + ": tensors must be dense and contiguous");
+    out.push_back(*t);
+  }
+  return out;
+}
+
+std::string where(const Group& g, const char* op) {
+  return std::string(op) + " on rank " + std::to_string(g.rank) + " of " + std::to_string(g.size);
+}
+
+Napi::Value track(const Napi::CallbackInfo& info, c10::intrusive_ptr<c10d::Work> work, const Group& g, const char* op) {
+  auto w = std::make_shared<PendingWork>();
+  w->work = std::move(work);
+  w->what = where(g, op);
+  w->timeout = g.timeout;
+  std::lock_guard<std::mutex> lock(gMutex);
+  int64_t id = gNextWork++;
+  gWorks[id] = std::move(w);
+  return Napi::Number::New(info.Env(), static_cast<double>(id));
+}
+
+std::shared_ptr<PendingWork> takeWork(const Napi::CallbackInfo& info, const char* what) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + ": expected a work handle");
+  std::lock_guard<std::mutex> lock(gMutex);
+  auto it = gWorks.find(info[0].As<Napi::Number>().Int64Value());
+  if (it == gWorks.end()) throw Napi::Error::New(info.Env(), std::string(what) + ": the work was already waited on");
+  auto w = it->second;
+  gWorks.erase(it);
+  return w;
+}
+
+// Waits for the work; an empty string when it succeeded, else the message.
+std::string waitFor(PendingWork& w) {
+  try {
+    // Gloo's own timeout (the group's) ends a collective whose peer is silent;
+    // this one is a backstop for a work that never reports.
+    if (!w.work->wait(w.timeout + std::chrono::milliseconds(5000))) return w.what + " failed: it did not complete within the timeout";
+    return "";
+  } catch (const c10::Error& e) {
+    std::string m = e.what_without_backtrace();
+    auto pos = m.find("\nException raised from");
+    if (pos != std::string::npos) m = m.substr(0, pos);
+    return w.what + " failed: " + m;
+  } catch (const std::exception& e) {
+    return w.what + " failed: " + e.what();
+  }
+}
+
+c10d::ReduceOp reduceOpArg(const Napi::CallbackInfo& info, size_t i) {
+  std::string op = info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : "";
+  if (op == "sum") return c10d::ReduceOp::SUM;
+  if (op == "product") return c10d::ReduceOp::PRODUCT;
+  if (op == "min") return c10d::ReduceOp::MIN;
+  if (op == "max") return c10d::ReduceOp::MAX;
+  throw Napi::Error::New(info.Env(), "allReduce: op must be 'sum', 'product', 'min' or 'max', got '" + op + "'");
+}
+
+// distInitProcessGroup({ store: 'file'|'tcp', path | host+port, rank, worldSize, timeoutMs, prefix, hostname })
+Napi::Value distInitProcessGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "initProcessGroup: expected an options object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto g = std::make_shared<Group>();
+  g->rank = static_cast<int>(num(o, "rank", -1));
+  g->size = static_cast<int>(num(o, "worldSize", -1));
+  g->timeout = std::chrono::milliseconds(num(o, "timeoutMs", 1800000));
+  std::string kind = str(o, "store"), prefix = str(o, "prefix", "arsenal"), hostname = str(o, "hostname", "127.0.0.1");
+  std::string what = "initProcessGroup (rank " + std::to_string(g->rank) + " of " + std::to_string(g->size) + ")";
+  try {
+    c10::intrusive_ptr<c10d::Store> base;
+    if (kind == "file") {
+      base = c10::make_intrusive<c10d::FileStore>(str(o, "path"), g->size);
+    } else if (kind == "tcp") {
+      c10d::TCPStoreOptions opts;
+      opts.port = static_cast<std::uint16_t>(num(o, "port", 29500));
+      opts.isServer = g->rank == 0;
+      opts.numWorkers = static_cast<std::size_t>(g->size);
+      opts.waitWorkers = true;
+      opts.timeout = g->timeout;
+      base = c10::make_intrusive<c10d::TCPStore>(str(o, "host"), opts);
+    } else {
+      throw Napi::Error::New(env, "initProcessGroup: store must be 'file' or 'tcp', got '" + kind + "'");
+    }
+    base->setTimeout(g->timeout);
+    // The run's keys under its own prefix, so a stale run's keys (a FileStore
+    // left behind, a late process) are never read as this run's.
+    g->store = c10::make_intrusive<c10d::PrefixStore>(prefix, base);
+    // Every rank states the world size it was given; a mismatch is refused
+    // here, before Gloo's rendezvous would wait for ranks that never come.
+    std::string mine = std::to_string(g->size);
+    g->store->set("world_size/" + std::to_string(g->rank), std::vector<uint8_t>(mine.begin(), mine.end()));
+    auto zero = g->store->get("world_size/0");
+    std::string theirs(zero.begin(), zero.end());
+    if (theirs != mine)
+      throw std::runtime_error("rank 0 was started with world size " + theirs + ", this rank with " + mine + " (every rank must be given the same worldSize)");
+    auto opts = c10d::ProcessGroupGloo::Options::create(g->timeout);
+    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(hostname));
+    opts->threads = 2;
+    g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, g->rank, g->size, opts);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    rethrowAsJs(env, what);
+  }
+  std::lock_guard<std::mutex> lock(gMutex);
+  int64_t id = gNextGroup++;
+  gGroups[id] = g;
+  return Napi::Number::New(env, static_cast<double>(id));
+}
+
+Napi::Value distDestroyProcessGroup(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "destroyProcessGroup: expected a process group handle");
+  std::shared_ptr<Group> g;
+  {
+    std::lock_guard<std::mutex> lock(gMutex);
+    auto it = gGroups.find(info[0].As<Napi::Number>().Int64Value());
+    if (it == gGroups.end()) return info.Env().Undefined();
+    g = it->second;
+    gGroups.erase(it);
+  }
+  g->pg.reset();
+  g->store.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value distAllReduce(const Napi::CallbackInfo& info) {
+  auto g = groupArg(info, 0, "allReduce");
+  auto ts = tensorsArg(info, 1, "allReduce");
+  c10d::AllreduceOptions opts;
+  opts.reduceOp = reduceOpArg(info, 2);
+  opts.timeout = g->timeout;
+  try {
+    if (ts.size() == 1) return track(info, g->pg->allreduce(ts, opts), *g, "allreduce");
+    c10d::AllreduceCoalescedOptions copts;
+    copts.reduceOp = opts.reduceOp;
+    copts.timeout = g->timeout;
+    return track(info, g->pg->allreduce_coalesced(ts, copts), *g, "allreduce_coalesced");
+  } catch (...) {
+    rethrowAsJs(info.Env(), where(*g, "allreduce"));
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value distBroadcast(const Napi::CallbackInfo& info) {
+  auto g = groupArg(info, 0, "broadcast");
+  auto ts = tensorsArg(info, 1, "broadcast");
+  if (ts.size() != 1) throw Napi::Error::New(info.Env(), "broadcast: expected one tensor");
+  c10d::BroadcastOptions opts;
+  opts.rootRank = info[2].As<Napi::Number>().Int32Value();
+  opts.timeout = g->timeout;
+  try {
+    return track(info, g->pg->broadcast(ts, opts), *g, "broadcast");
+  } catch (...) {
+    rethrowAsJs(info.Env(), where(*g, "broadcast"));
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value distAllGather(const Napi::CallbackInfo& info) {
+  auto g = groupArg(info, 0, "allGather");
+  auto outs = tensorsArg(info, 1, "allGather");
+  auto in = tensorsArg(info, 2, "allGather");
+  if (in.size() != 1 || static_cast<int>(outs.size()) != g->size)
+    throw Napi::Error::New(info.Env(), "allGather: expected one input and worldSize outputs");
+  std::vector<std::vector<at::Tensor>> outputs{outs};
+  c10d::AllgatherOptions opts;
+  opts.timeout = g->timeout;
+  try {
+    return track(info, g->pg->allgather(outputs, in, opts), *g, "allgather");
+  } catch (...) {
+    rethrowAsJs(info.Env(), where(*g, "allgather"));
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value distBarrier(const Napi::CallbackInfo& info) {
+  auto g = groupArg(info, 0, "barrier");
+  c10d::BarrierOptions opts;
+  opts.timeout = g->timeout;
+  try {
+    return track(info, g->pg->barrier(opts), *g, "barrier");
+  } catch (...) {
+    rethrowAsJs(info.Env(), where(*g, "barrier"));
+  }
+  return info.Env().Undefined();
+}
+
+// Store access for the launcher and the meters: set/get of small strings.
+Napi::Value distStoreSet(const Napi::CallbackInfo& info) {
+  auto g = groupArg(info, 0, "store.set");
+  std::string k = info[1].As<Napi::String>().Utf8Value(), v = info[2].As<Napi::String>().Utf8Value();
+  try {
+    g->store->set("user/" + k, std::vector<uint8_t>(v.begin(), v.end()));
+  } catch (...) {
+    rethrowAsJs(info.Env(), where(*g, "store.set"));
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value distStoreGet(const Napi::CallbackInfo& info) {
+  auto g = groupArg(info, 0, "store.get");
+  std::string k = info[1].As<Napi::String>().Utf8Value();
+  try {
+    auto v = g->store->get("user/" + k);
+    return Napi::String::New(info.Env(), std::string(v.begin(), v.end()));
+  } catch (...) {
+    rethrowAsJs(info.Env(), where(*g, "store.get"));
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value distWait(const Napi::CallbackInfo& info) {
+  auto w = takeWork(info, "wait");
+  std::string err = waitFor(*w);
+  if (!err.empty()) throw Napi::Error::New(info.Env(), err);
+  return info.Env().Undefined();
+}
+
+class WaitWorker : public Napi::AsyncWorker {
+ public:
+  WaitWorker(Napi::Env env, std::shared_ptr<PendingWork> w) : Napi::AsyncWorker(env), work_(std::move(w)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override { err_ = waitFor(*work_); }
+  void OnOK() override {
+    work_.reset();
+    if (err_.empty()) deferred_.Resolve(Env().Undefined());
+    else deferred_.Reject(Napi::Error::New(Env(), err_).Value());
+  }
+
+ private:
+  std::shared_ptr<PendingWork> work_;
+  Napi::Promise::Deferred deferred_;
+  std::string err_;
+};
+
+Napi::Value distWaitAsync(const Napi::CallbackInfo& info) {
+  auto w = takeWork(info, "wait");
+  auto* worker = new WaitWorker(info.Env(), std::move(w));
+  auto p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+Napi::Value distIsCompleted(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "isCompleted: expected a work handle");
+  std::lock_guard<std::mutex> lock(gMutex);
+  auto it = gWorks.find(info[0].As<Napi::Number>().Int64Value());
+  return Napi::Boolean::New(info.Env(), it == gWorks.end() || it->second->work->isCompleted());
+}
+
+}  // namespace
+
+void registerDistributed(Napi::Env env, Napi::Object exports, State* s) {
+  auto add = [&](const char* name, Napi::Function::Callback fn) { exports.Set(name, Napi::Function::New(env, fn, name, s)); };
+  add("distInitProcessGroup", distInitProcessGroup);
+  add("distDestroyProcessGroup", distDestroyProcessGroup);
+  add("distAllReduce", distAllReduce);
+  add("distBroadcast", distBroadcast);
+  add("distAllGather", distAllGather);
+  add("distBarrier", distBarrier);
+  add("distStoreSet", distStoreSet);
+  add("distStoreGet", distStoreGet);
+  add("distWait", distWait);
+  add("distWaitAsync", distWaitAsync);
+  add("distIsCompleted", distIsCompleted);
+}
+
+}  // namespace arsenal

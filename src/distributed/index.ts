@@ -1,0 +1,6 @@
+// torch.distributed on c10d: the default process group and its collectives.
+export {
+  initProcessGroup, destroyProcessGroup, isInitialized, getRank, getWorldSize, getBackend, parseInitMethod,
+  allReduce, broadcast, allGather, barrier, store, Work,
+  type InitProcessGroupOptions, type CollectiveOptions, type ReduceOp, type Backend,
+} from './process_group.js';
