@@ -12,7 +12,10 @@
 // is not run again, so a study can be stopped and resumed. --record FILE
 // keeps every finished run's metrics (with the CPU and commit that made it)
 // in a JSON file that can be committed: a study spread over several sessions
-// or machines resumes from it, and its table is rebuilt from it.
+// or machines resumes from it, and its table is rebuilt from it. --input FILE
+// (repeatable) names a file the runs depend on (pre-trained weights, say): the
+// record keeps its sha256, and resuming with a different file is an error, so
+// one table never mixes runs that started from different weights.
 //
 // e.g. class weighting on long-tailed Fashion-MNIST:
 //   node scripts/ablate.mjs configs/fashion-mnist/long-tail.ts --name long-tail \
@@ -21,21 +24,23 @@ import { spawnSync, execSync } from 'node:child_process';
 import { readFileSync, mkdirSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { cpus } from 'node:os';
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { metricLabel as label } from '../dist/src/util/table.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 const config = argv[0];
-const usage = 'usage: node scripts/ablate.mjs <config.ts> --name NAME --variant "label=ARGS" [--variant ...] [--seeds 1,2,3] [--record FILE] [--set ...]';
+const usage = 'usage: node scripts/ablate.mjs <config.ts> --name NAME --variant "label=ARGS" [--variant ...] [--seeds 1,2,3] [--record FILE] [--input FILE] [--set ...]';
 if (!config || config.startsWith('--')) { console.error(usage); process.exit(2); }
 let name = 'ablation', seeds = [1, 2, 3], recordFile = null;
-const variants = [], common = [];
+const variants = [], common = [], inputs = [];
 for (let i = 1; i < argv.length; i++) {
   const a = argv[i];
   if (a === '--name') name = argv[++i];
   else if (a === '--seeds') seeds = argv[++i].split(',').map(Number);
   else if (a === '--record') recordFile = argv[++i];
+  else if (a === '--input') inputs.push(argv[++i]);
   else if (a === '--variant') {
     const v = argv[++i] ?? '';
     const eq = v.indexOf('=');
@@ -47,6 +52,17 @@ if (variants.length === 0) { console.error('ablate: give at least one --variant'
 if (seeds.some((s) => !Number.isInteger(s))) { console.error(`ablate: --seeds: expected integers separated by commas`); process.exit(2); }
 
 const record = recordFile && existsSync(recordFile) ? JSON.parse(readFileSync(recordFile, 'utf8')) : { config, runs: [] };
+for (const f of inputs) {
+  if (!f || !existsSync(f)) { console.error(`ablate: --input '${f ?? ''}': no such file`); process.exit(2); }
+  const sha = createHash('sha256').update(readFileSync(f)).digest('hex');
+  record.inputs ??= {};
+  const was = record.inputs[f];
+  if (was && was !== sha && record.runs.length) {
+    console.error(`ablate: --input '${f}' has sha256 ${sha.slice(0, 16)}…, but the runs in ${recordFile} started from ${was.slice(0, 16)}…: they would not be comparable (move the record aside to start a new study)`);
+    process.exit(2);
+  }
+  record.inputs[f] = sha;
+}
 const saveRecord = () => {
   if (!recordFile) return;
   const tmp = `${recordFile}.tmp`;

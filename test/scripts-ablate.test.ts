@@ -5,7 +5,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,10 +23,13 @@ const ablate = (...extra: string[]) => spawnSync(process.execPath, [join(root, '
 const rowOf = (table: string, label: string) => table.split('\n').find((l) => l.startsWith(`| ${label} |`))!.split('|').map((c) => c.trim());
 
 test('ablate: runs each variant and seed once, Δ is the paired difference, and resumes from the record', () => {
-  const first = ablate('--record', record);
+  const weights = join(dir, 'weights.bin');
+  writeFileSync(weights, 'the weights the runs start from');
+  const first = ablate('--record', record, '--input', weights);
   assert.equal(first.status, 0, first.stderr);
   const rec = JSON.parse(readFileSync(record, 'utf8'));
   assert.equal(rec.runs.length, 4);
+  assert.deepEqual(rec.inputs, { [weights]: createHash('sha256').update('the weights the runs start from').digest('hex') });
   for (const r of rec.runs) {
     assert.equal(typeof r.metrics.accuracy, 'number');
     assert.ok(typeof r.cpu === 'string' && r.cpu.length > 0 && typeof r.commit === 'string');
@@ -52,6 +56,14 @@ test('ablate: runs each variant and seed once, Δ is the paired difference, and 
   assert.equal(fromRecord.status, 0, fromRecord.stderr);
   assert.equal((fromRecord.stdout.match(/recorded \(/g) ?? []).length, 4);
   assert.equal(fromRecord.stdout.split('\n\n').at(-1), first.stdout.split('\n\n').at(-1));
+
+  // Other weights than the recorded runs started from: an error, the record untouched.
+  writeFileSync(weights, 'other weights');
+  const before = readFileSync(record, 'utf8');
+  const changed = ablate('--record', record, '--input', weights);
+  assert.equal(changed.status, 2);
+  assert.match(changed.stderr, /--input '.*weights\.bin' has sha256 .* but the runs in .* started from .*: they would not be comparable/);
+  assert.equal(readFileSync(record, 'utf8'), before);
 });
 
 test('ablate: a malformed --variant is named', () => {
