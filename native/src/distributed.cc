@@ -18,7 +18,12 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/comm.hpp>
+#include <torch/csrc/distributed/c10d/logger.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <mutex>
 #include <unordered_map>
 
@@ -329,6 +334,126 @@ Napi::Value distIsCompleted(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), it == gWorks.end() || it->second->work->isCompleted());
 }
 
+// ---- DistributedDataParallel: c10d's own Reducer ---------------------------------------------
+// PyTorch's DDP bucketing and overlap (torch/nn/parallel/distributed.py,
+// _ddp_init_helper): autograd hooks on every parameter's grad accumulator
+// all-reduce a bucket as soon as its gradients are ready, during backward, and
+// the bucket is averaged by the world size. The first iteration runs with one
+// bucket (sys.maxsize), then rebuild_buckets() regroups by the order the
+// gradients were ready, first bucket 1 MB (_DEFAULT_FIRST_BUCKET_BYTES), the
+// others bucketCap (25 MB by default).
+struct ReducerEntry {
+  std::shared_ptr<Group> group;
+  std::shared_ptr<c10d::Reducer> reducer;
+  // DDP's Logger: the Reducer reports to it (searching for unused parameters
+  // dereferences it), and it must go before the Reducer (declared after it).
+  std::shared_ptr<c10d::Logger> logger;
+};
+std::unordered_map<int64_t, std::shared_ptr<ReducerEntry>> gReducers;
+int64_t gNextReducer = 1;
+
+std::shared_ptr<ReducerEntry> reducerArg(const Napi::CallbackInfo& info, const char* what) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + ": expected a reducer handle");
+  std::lock_guard<std::mutex> lock(gMutex);
+  auto it = gReducers.find(info[0].As<Napi::Number>().Int64Value());
+  if (it == gReducers.end()) throw Napi::Error::New(info.Env(), std::string(what) + ": the DistributedDataParallel was disposed");
+  return it->second;
+}
+
+// distReducerNew(group, params[], names[], bucketCapBytes, findUnused, moduleName, broadcastBuffers)
+Napi::Value distReducerNew(const Napi::CallbackInfo& info) {
+  auto g = groupArg(info, 0, "DistributedDataParallel");
+  auto params = tensorsArg(info, 1, "DistributedDataParallel: parameters");
+  if (!info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "DistributedDataParallel: expected the parameters' names");
+  Napi::Array names = info[2].As<Napi::Array>();
+  std::unordered_map<size_t, std::string> paramNames;
+  for (uint32_t i = 0; i < names.Length(); i++) paramNames[i] = names.Get(i).As<Napi::String>().Utf8Value();
+  int64_t cap = info[3].As<Napi::Number>().Int64Value();
+  bool findUnused = info[4].As<Napi::Boolean>().Value();
+  auto e = std::make_shared<ReducerEntry>();
+  e->group = g;
+  try {
+    std::vector<bool> sparse(params.size(), false);
+    std::vector<size_t> limits{findUnused ? size_t(1024 * 1024) : std::numeric_limits<size_t>::max()};
+    if (findUnused) limits.push_back(static_cast<size_t>(cap));
+    auto assignment = c10d::compute_bucket_assignment_by_size(params, limits, sparse);
+    auto buckets = std::get<0>(assignment);
+    auto perBucket = std::get<1>(assignment);
+    std::reverse(buckets.begin(), buckets.end());
+    std::reverse(perBucket.begin(), perBucket.end());
+    e->reducer = std::make_shared<c10d::Reducer>(params, buckets, perBucket, g->pg, sparse, cap, findUnused,
+                                                 /*gradient_as_bucket_view=*/false, paramNames, /*first_bucket_bytes_cap=*/1024 * 1024);
+    e->logger = std::make_shared<c10d::Logger>(e->reducer);
+    e->reducer->set_logger(e->logger);
+    e->logger->set_construction_data_and_log(info[5].As<Napi::String>().Utf8Value(), {}, -1, info[6].As<Napi::Boolean>().Value(),
+                                             /*has_sync_bn=*/false, /*static_graph=*/false);
+  } catch (...) {
+    rethrowAsJs(info.Env(), where(*g, "DistributedDataParallel"));
+  }
+  std::lock_guard<std::mutex> lock(gMutex);
+  int64_t id = gNextReducer++;
+  gReducers[id] = e;
+  return Napi::Number::New(info.Env(), static_cast<double>(id));
+}
+
+// Before a forward with grad enabled: the reducer's per-iteration state, and the buckets rebuilt after the first iteration.
+Napi::Value distReducerPrepareForward(const Napi::CallbackInfo& info) {
+  auto e = reducerArg(info, "DistributedDataParallel.forward");
+  try {
+    e->reducer->prepare_for_forward();
+    return Napi::Boolean::New(info.Env(), e->reducer->rebuild_buckets());
+  } catch (...) {
+    rethrowAsJs(info.Env(), where(*e->group, "DistributedDataParallel.forward"));
+  }
+  return info.Env().Undefined();
+}
+
+// After the forward: the outputs to search for unused parameters (findUnusedParameters), or none.
+Napi::Value distReducerPrepareBackward(const Napi::CallbackInfo& info) {
+  auto e = reducerArg(info, "DistributedDataParallel.forward");
+  auto outputs = tensorsArg(info, 1, "DistributedDataParallel: outputs");
+  try {
+    e->reducer->prepare_for_backward(outputs);
+  } catch (...) {
+    rethrowAsJs(info.Env(), where(*e->group, "DistributedDataParallel.forward"));
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value distReducerFree(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) return info.Env().Undefined();
+  std::shared_ptr<ReducerEntry> e;
+  {
+    std::lock_guard<std::mutex> lock(gMutex);
+    auto it = gReducers.find(info[0].As<Napi::Number>().Int64Value());
+    if (it == gReducers.end()) return info.Env().Undefined();
+    e = it->second;
+    gReducers.erase(it);
+  }
+  try {
+    e->logger.reset();
+    e->reducer.reset();
+  } catch (...) {
+    rethrowAsJs(info.Env(), "DistributedDataParallel.dispose");
+  }
+  return info.Env().Undefined();
+}
+
+// c10d's broadcast_coalesced (DDP's _sync_module_states): the tensors flattened into buffers of bufferBytes, broadcast from src, copied back. Synchronous.
+Napi::Value distBroadcastCoalesced(const Napi::CallbackInfo& info) {
+  auto g = groupArg(info, 0, "broadcastCoalesced");
+  auto ts = tensorsArg(info, 1, "broadcastCoalesced");
+  size_t bytes = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
+  int src = info[3].As<Napi::Number>().Int32Value();
+  try {
+    at::NoGradGuard noGrad;  // parameters are written in place (PyTorch runs _sync_module_states under no_grad)
+    c10d::broadcast_coalesced(g->pg, ts, bytes, src);
+  } catch (...) {
+    rethrowAsJs(info.Env(), where(*g, "broadcast_coalesced"));
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void registerDistributed(Napi::Env env, Napi::Object exports, State* s) {
@@ -344,6 +469,11 @@ void registerDistributed(Napi::Env env, Napi::Object exports, State* s) {
   add("distWait", distWait);
   add("distWaitAsync", distWaitAsync);
   add("distIsCompleted", distIsCompleted);
+  add("distReducerNew", distReducerNew);
+  add("distReducerPrepareForward", distReducerPrepareForward);
+  add("distReducerPrepareBackward", distReducerPrepareBackward);
+  add("distReducerFree", distReducerFree);
+  add("distBroadcastCoalesced", distBroadcastCoalesced);
 }
 
 }  // namespace arsenal

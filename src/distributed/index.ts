@@ -4,3 +4,4 @@ export {
   allReduce, broadcast, allGather, barrier, store, Work,
   type InitProcessGroupOptions, type CollectiveOptions, type ReduceOp, type Backend,
 } from './process_group.js';
+export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';

@@ -103,6 +103,8 @@ function group(what: string): Group {
   if (!defaultGroup) throw new Error(`${what}: the default process group is not initialised (call initProcessGroup first)`);
   return defaultGroup;
 }
+/** The default group's native handle, for DistributedDataParallel (an error naming `what` when there is none). */
+export const currentGroup = (what: string): { h: number } => group(what);
 
 /** This process's rank in the default group. */
 export function getRank(): number { return group('getRank').rank; }

@@ -69,6 +69,11 @@ export interface Native {
   distWait(work: number): void;
   distWaitAsync(work: number): Promise<void>;
   distIsCompleted(work: number): boolean;
+  distReducerNew(group: number, params: number[], names: string[], bucketCapBytes: number, findUnused: boolean, moduleName: string, broadcastBuffers: boolean): number;
+  distReducerPrepareForward(reducer: number): boolean;
+  distReducerPrepareBackward(reducer: number, outputs: number[]): void;
+  distReducerFree(reducer: number): void;
+  distBroadcastCoalesced(group: number, tensors: number[], bufferBytes: number, src: number): void;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -3,6 +3,7 @@
 // one JSON line of what it saw (an error's message included), so the test
 // checks every rank's view.
 import { torch, distributed as dist } from 'arsenal';
+import { makeNet, train, weights, BATCH } from './ddp_case.js';
 
 const [scenario, initMethod, timeoutArg] = process.argv.slice(2);
 const rank = Number(process.env.RANK), worldSize = Number(process.env.WORLD_SIZE);
@@ -70,6 +71,20 @@ async function main(): Promise<void> {
       out.error = (e as Error).message;
     }
     out.seconds = (Date.now() - t1) / 1000;
+  } else if (scenario === 'ddp' || scenario === 'ddp-unused' || scenario === 'ddp-unused-unflagged') {
+    // Each rank starts from other weights (the broadcast from rank 0 must fix that) and trains on its share of every batch.
+    const aux = scenario !== 'ddp';
+    const net = makeNet(rank === 0 ? 7 : 99, aux);
+    const ddp = new dist.DistributedDataParallel(net, { findUnusedParameters: scenario === 'ddp-unused', bucketCapMb: 0.0001 });
+    const share = BATCH / worldSize;
+    try {
+      train(net, (x, a) => ddp.forward(x, a), rank * share, (rank + 1) * share, aux);
+    } catch (e) {
+      out.error = (e as Error).message;
+    }
+    out.weights = weights(net);
+    out.keys = Object.keys(ddp.stateDict()).slice(0, 2);
+    ddp.dispose();
   } else throw new Error(`dist_worker: unknown scenario '${scenario}'`);
   dist.destroyProcessGroup();
 }
