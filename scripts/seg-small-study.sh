@@ -15,6 +15,7 @@ if [[ ${1:-} == --smoke ]]; then
 fi
 CE='{"type":"CrossEntropyLoss"}' DICE='{"type":"DiceLoss"}' FOCAL='{"type":"FocalLoss"}' FLIP='{"type":"RandomFlip","prob":0.5}'
 node scripts/ablate.mjs configs/segmentation/seg-small.ts --name "$name" --record "$record" "${extra[@]}" \
+  --input weights/scenes-backbone-mobilenet_v3_large.safetensors \
   --variant 'baseline (CE, flips, poly)=' \
   --variant "CE + Dice=--set loss.terms=[$CE,$DICE]" \
   --variant "focal + Dice=--set loss.terms=[$FOCAL,$DICE]" \

@@ -10,6 +10,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ import type { ClassificationConfig } from 'arsenal';
 import type { SegmentationConfig } from '../src/tasks/index.js';
 import scenesBackbone, { fineTuneBackbone, BACKBONE_WEIGHTS } from '../configs/segmentation/scenes-backbone.js';
 
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/models/${name}`, import.meta.url));
 type Ref = { mobilenet_v3_large_12: [string, number[]][]; lraspp_backbone_12: [string, number[]][]; dilated_loads: boolean };
 const ref = JSON.parse(readFileSync(fixture('backbone_transfer_reference.json'), 'utf8')) as Ref;
@@ -113,6 +115,33 @@ test('backbonePretrained: a mobilenet_v3_large classifier (widthMult 0.25) → l
   assert.deepEqual(out, [1, 3, 32, 32]);
   // pretrained (a whole segmentation model) and backbonePretrained exclude each other.
   assert.throws(() => seg.buildModel(segConfig({ backbonePretrained: file, pretrained: file }), INFO), /model\.pretrained .* model\.backbonePretrained .* exclude each other/);
+  for (const m of [cls, model]) m.dispose();
+});
+
+test('scripts/backbone-file.mjs: the classifier head dropped, weights as float16, norms and biases float32; the file loads as backbonePretrained (the halves cast back)', () => {
+  const cls = models.buildModel({ name: 'mobilenet_v3_large', numClasses: 12, widthMult: 0.25 });
+  randomise(cls);
+  const sd = cls.stateDict();
+  const input = save(sd, 'mnv3.safetensors');
+  const output = join(tmp(), 'backbone.safetensors');
+  const r = spawnSync(process.execPath, [join(root, 'scripts/backbone-file.mjs'), input, output, '--note', 'made by the test'], { cwd: root, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /308 backbone tensors \(4 classifier tensors dropped\)/);
+  const { tensors: out, metadata } = torch.safetensors.loadFileWithMetadata(output);
+  assert.deepEqual(metadata, { source: input, note: 'made by the test' });
+  assert.deepEqual(Object.keys(out).sort(), Object.keys(sd).filter((k) => k.startsWith('features.')).sort());
+  for (const [k, t] of Object.entries(out)) {
+    const want = sd[k].dtype === 'float32' && sd[k].dim() >= 2 ? 'float16' : sd[k].dtype;
+    assert.equal(t.dtype, want, k);
+  }
+  const model = tasks.segmentation.buildModel(segConfig({ backbonePretrained: output }), INFO);
+  const n = assertBackboneEquals(model, Object.fromEntries(Object.entries(sd).map(([k, t]) => [k, t.dim() >= 2 && t.dtype === 'float32' ? t.half().float() : t])),
+    (k) => (k.startsWith('features.') ? `backbone.${k.slice(9)}` : null));
+  assert.equal(n, 308);
+  assert.equal(model.stateDict()['backbone.0.0.weight'].dtype, 'float32');
+  const bad = spawnSync(process.execPath, [join(root, 'scripts/backbone-file.mjs'), join(tmp(), 'none.safetensors'), output], { cwd: root, encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /no such file '.*none\.safetensors'/);
   for (const m of [cls, model]) m.dispose();
 });
 
