@@ -6,6 +6,16 @@
 // uninterrupted run would — call setEpoch(e) before iterating. setEpoch(e) also
 // tells the dataset (Dataset.setEpoch, where it has one: per-epoch sample
 // transforms), before any batch of that epoch is fetched.
+//
+// Sharded for data-parallel training (rank, worldSize; PyTorch's
+// DistributedSampler): every rank draws the same epoch order and takes
+// order[rank::worldSize], so rank r's batch k of size B/W and the other ranks'
+// batch k together are exactly the samples of batch k of size B in one
+// process. With dropLast every rank gets floor(n / (batchSize × worldSize))
+// batches (the global batches one process would see). Without it (evaluation)
+// a rank may get one batch more than another, and nothing is padded:
+// DistributedSampler pads by repeating samples, which counts them twice in
+// the metrics.
 import type { Batch, Dataset } from './dataset.js';
 import { Rng } from './rng.js';
 
@@ -21,9 +31,12 @@ export interface LoaderOptions {
   prefetch?: number;
   /** At most this many batches an epoch: the first ones of the epoch's order (a time budget's cut; src/engine/budget.ts). */
   maxBatches?: number;
+  /** This process's shard: rank in [0, worldSize) (default 0 of 1: the whole order). */
+  rank?: number;
+  worldSize?: number;
 }
 
-const KEYS = new Set(['batchSize', 'shuffle', 'dropLast', 'seed', 'prefetch', 'maxBatches']);
+const KEYS = new Set(['batchSize', 'shuffle', 'dropLast', 'seed', 'prefetch', 'maxBatches', 'rank', 'worldSize']);
 
 function disposeBatch(b: Batch | undefined): void {
   if (!b) return;
@@ -40,6 +53,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly seed: number;
   readonly prefetch: number;
   readonly maxBatches: number;
+  readonly rank: number;
+  readonly worldSize: number;
   /** Seconds the consumer spent waiting for a batch in the last (or current) epoch. */
   waitSeconds = 0;
   private nextEpoch = 0;
@@ -52,7 +67,9 @@ export class DataLoader implements AsyncIterable<Batch> {
     for (const k of Object.keys(opts)) {
       if (!KEYS.has(k)) throw new TypeError(`DataLoader: unknown option '${k}' (expected one of ${[...KEYS].join(', ')})`);
     }
-    const { batchSize, shuffle = false, dropLast = false, seed = 42, prefetch = 2, maxBatches = Infinity } = opts;
+    const { batchSize, shuffle = false, dropLast = false, seed = 42, prefetch = 2, maxBatches = Infinity, rank = 0, worldSize = 1 } = opts;
+    if (!(Number.isInteger(worldSize) && worldSize >= 1)) throw new RangeError(`DataLoader: worldSize must be a positive integer, got ${String(worldSize)}`);
+    if (!(Number.isInteger(rank) && rank >= 0 && rank < worldSize)) throw new RangeError(`DataLoader: rank must be an integer in [0, ${worldSize}), got ${String(rank)}`);
     if (maxBatches !== Infinity && !(Number.isInteger(maxBatches) && maxBatches >= 1)) throw new RangeError(`DataLoader: maxBatches must be a positive integer, got ${String(maxBatches)}`);
     if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${String(batchSize)}`);
@@ -70,12 +87,15 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.seed = seed;
     this.prefetch = prefetch;
     this.maxBatches = maxBatches;
+    this.rank = rank;
+    this.worldSize = worldSize;
   }
 
-  /** Batches per epoch. */
+  /** Batches per epoch (this rank's). */
   get length(): number {
-    const n = this.dataset.length;
-    return Math.min(this.maxBatches, this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize));
+    const n = this.dataset.length, w = this.worldSize;
+    const mine = Math.floor(n / w) + (this.rank < n % w ? 1 : 0);
+    return Math.min(this.maxBatches, this.dropLast ? Math.floor(n / (this.batchSize * w)) : Math.ceil(mine / this.batchSize));
   }
 
   /** The epoch the next iteration runs (each iteration then advances it by one). */
@@ -90,7 +110,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.dataset.setEpoch?.(epoch);
   }
 
-  /** The sample order of an epoch (dataset order when shuffle is off). */
+  /** The sample order of an epoch (dataset order when shuffle is off), every rank's. */
   order(epoch: number): Int32Array {
     const n = this.dataset.length;
     if (!this.shuffle) {
@@ -101,9 +121,18 @@ export class DataLoader implements AsyncIterable<Batch> {
     return new Rng(Rng.derive(this.seed, epoch)).permutation(n);
   }
 
-  /** The dataset indices of every batch of an epoch, in order. */
-  batches(epoch: number): number[][] {
+  /** This rank's samples of an epoch, in order: order[rank::worldSize]. */
+  shard(epoch: number): Int32Array {
     const order = this.order(epoch);
+    if (this.worldSize === 1) return order;
+    const out = new Int32Array(Math.ceil((order.length - this.rank) / this.worldSize));
+    for (let i = this.rank, j = 0; i < order.length; i += this.worldSize, j++) out[j] = order[i];
+    return out;
+  }
+
+  /** The dataset indices of every batch of an epoch (this rank's), in order. */
+  batches(epoch: number): number[][] {
+    const order = this.shard(epoch);
     const out: number[][] = [];
     const count = this.length;
     for (let b = 0; b < count; b++) out.push(Array.from(order.subarray(b * this.batchSize, Math.min((b + 1) * this.batchSize, order.length))));
