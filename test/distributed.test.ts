@@ -39,7 +39,7 @@ function launch(scenario: string, worldSizes: number[], opts: { timeout?: number
   }))).then((r) => { clearTimeout(guard); return { seen: r.map((x) => x[0]), signals: r.map((x) => x[1]) }; });
 }
 
-test('two ranks: allReduce (sum, max, a coalesced list), broadcast, allGather, an awaited async allReduce, barrier and the store, as torch.distributed defines them', async () => {
+test('two ranks: allReduce (sum, max, a coalesced list), broadcast, allGather, an awaited async allReduce, barrier, the store and allGatherObject, as torch.distributed defines them', async () => {
   const { seen } = await launch('collectives', [2, 2]);
   for (const [rank, s] of seen.entries()) {
     assert.ok(s, `rank ${rank} reported`);
@@ -52,6 +52,7 @@ test('two ranks: allReduce (sum, max, a coalesced list), broadcast, allGather, a
     assert.deepEqual(s.gathered, [[0, 5], [1, 15]]);
     assert.deepEqual(s.async, [3]);
     assert.equal(s.store, 'from rank 0');
+    assert.deepEqual(s.objects, [[{ rank: 0, list: [0, 'x'] }, { rank: 1, list: [1, 'xx'] }], [null, 7]], 'allGatherObject: every rank\'s object in rank order');
   }
 });
 

@@ -295,6 +295,17 @@ Napi::Value distStoreGet(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value distStoreDelete(const Napi::CallbackInfo& info) {
+  auto g = groupArg(info, 0, "store.delete");
+  std::string k = info[1].As<Napi::String>().Utf8Value();
+  try {
+    return Napi::Boolean::New(info.Env(), g->store->deleteKey("user/" + k));
+  } catch (...) {
+    rethrowAsJs(info.Env(), where(*g, "store.delete"));
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value distWait(const Napi::CallbackInfo& info) {
   auto w = takeWork(info, "wait");
   std::string err = waitFor(*w);
@@ -466,6 +477,7 @@ void registerDistributed(Napi::Env env, Napi::Object exports, State* s) {
   add("distBarrier", distBarrier);
   add("distStoreSet", distStoreSet);
   add("distStoreGet", distStoreGet);
+  add("distStoreDelete", distStoreDelete);
   add("distWait", distWait);
   add("distWaitAsync", distWaitAsync);
   add("distIsCompleted", distIsCompleted);

@@ -115,6 +115,7 @@ export function getBackend(): Backend { return group('getBackend').backend; }
 /** Leaves the default group (its connections and store closed). */
 export function destroyProcessGroup(): void {
   if (!defaultGroup) return;
+  gatherSeq = 0;
   native.distDestroyProcessGroup(defaultGroup.h);
   defaultGroup = null;
 }
@@ -219,8 +220,29 @@ export function barrier(opts: CollectiveOptions = {}): Work | undefined {
   return run(native.distBarrier(group('barrier').h), [], opts.asyncOp);
 }
 
-/** The group's key-value store (the rendezvous's): small strings shared between ranks. get waits for the key (up to the timeout). */
+/** The group's key-value store (the rendezvous's): strings shared between ranks. get waits for the key (up to the timeout). */
 export const store = {
   set(key: string, value: string): void { native.distStoreSet(group('store.set').h, key, value); },
   get(key: string): string { return native.distStoreGet(group('store.get').h, key); },
+  /** Removes a key; false when it was not there. */
+  delete(key: string): boolean { return native.distStoreDelete(group('store.delete').h, key); },
 };
+
+let gatherSeq = 0;
+/**
+ * Every rank's `obj` (JSON-serialisable), in rank order, on every rank
+ * (PyTorch's all_gather_object): exchanged through the group's store, so its
+ * size is not limited by a tensor's. Every rank must call it, in the same order.
+ */
+export function allGatherObject<T>(obj: T): T[] {
+  const g = group('allGatherObject');
+  const seq = gatherSeq++;
+  const json = JSON.stringify(obj ?? null);
+  if (json === undefined) throw new TypeError('allGatherObject: the object is not JSON-serialisable');
+  const key = (r: number) => `gather/${seq}/${r}`;
+  store.set(key(g.rank), json);
+  const out = Array.from({ length: g.worldSize }, (_, r) => JSON.parse(r === g.rank ? json : store.get(key(r))) as T);
+  barrier(); // every rank has read every key: each removes its own
+  store.delete(key(g.rank));
+  return out;
+}

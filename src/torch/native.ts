@@ -66,6 +66,7 @@ export interface Native {
   distBarrier(group: number): number;
   distStoreSet(group: number, key: string, value: string): void;
   distStoreGet(group: number, key: string): string;
+  distStoreDelete(group: number, key: string): boolean;
   distWait(work: number): void;
   distWaitAsync(work: number): Promise<void>;
   distIsCompleted(work: number): boolean;

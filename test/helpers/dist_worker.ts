@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     dist.barrier();
     if (rank === 0) dist.store.set('hello', 'from rank 0');
     out.store = dist.store.get('hello');
+    out.objects = [dist.allGatherObject({ rank, list: [rank, 'x'.repeat(rank + 1)] }), dist.allGatherObject(rank === 0 ? null : 7)];
   } else if (scenario === 'peer-dies') {
     dist.barrier();
     if (rank === 1) process.kill(process.pid, 'SIGKILL');
