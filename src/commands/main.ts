@@ -12,6 +12,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const USAGE = `usage:
   arsenal train <config.ts> [--set a.b=value]... [--work-dir DIR] [--seed N] [--epochs N] [--budget 10m] [--resume]
+                [--nproc N [--nnodes M --node-rank R --master-addr HOST --master-port PORT]]   data-parallel over N processes (c10d, Gloo)
   arsenal test <config.ts> --checkpoint FILE [--tta] [--panels 8 | --no-predictions] [--set a.b=value]... [--work-dir DIR]
   arsenal ensemble <config.ts>... --checkpoint FILE --checkpoint FILE... [--merge mean|logits|gmean|max|vote] [--weights 1,1,2] [--tta] [--work-dir DIR]
   arsenal augment <config.ts> --out grid.png [--n 16] [--seed N] [--epoch E] [--scenes]
@@ -27,9 +28,29 @@ function workDirFor(config: string, flag: string | true | undefined): string {
   return join('work_dirs', basename(config).replace(/\.[mc]?[jt]s$/, ''));
 }
 
+const LAUNCH_FLAGS = ['nproc', 'nnodes', 'node-rank', 'master-addr', 'master-port'];
+
 async function train(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, { boolean: ['resume', 'quiet'], value: ['work-dir', 'seed', 'epochs', 'budget'] });
+  const p = parseArgs(argv, { boolean: ['resume', 'quiet'], value: ['work-dir', 'seed', 'epochs', 'budget', ...LAUNCH_FLAGS] });
   if (p.positional.length !== 1) throw new TypeError(`train: expected one config file\n${USAGE}`);
+  const workDir = workDirFor(p.positional[0], p.flags.get('work-dir'));
+  const nproc = intFlag(p, 'nproc');
+  if (nproc === undefined && LAUNCH_FLAGS.some((f) => p.flags.has(f))) throw new TypeError('train: --nnodes, --node-rank, --master-addr and --master-port go with --nproc N');
+  if (nproc !== undefined && !process.env.WORLD_SIZE) {
+    // The launcher: the same command in nproc workers, without its own flags.
+    const { launch } = await import('./launch.js');
+    const rest: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      const name = argv[i].startsWith('--') ? argv[i].slice(2).split('=')[0] : null;
+      if (name && LAUNCH_FLAGS.includes(name)) { if (!argv[i].includes('=')) i++; continue; }
+      rest.push(argv[i]);
+    }
+    const masterPort = p.flags.has('master-port') ? Number(p.flags.get('master-port')) : undefined;
+    const masterAddr = p.flags.get('master-addr');
+    await launch(['train', ...rest], { nproc, nnodes: intFlag(p, 'nnodes'), nodeRank: intFlag(p, 'node-rank'), masterAddr: typeof masterAddr === 'string' ? masterAddr : undefined, masterPort, workDir });
+    if (!intFlag(p, 'node-rank')) console.log(`wrote ${join(workDir, 'metrics.json')}`);
+    return;
+  }
   const sets = [...p.sets];
   const seed = intFlag(p, 'seed');
   const epochs = intFlag(p, 'epochs');
@@ -40,11 +61,15 @@ async function train(argv: string[]): Promise<void> {
   if (budget !== undefined) sets.push(`train.budget=${budget}`);
   const cfg = await loadConfig(p.positional[0], sets);
   const { Trainer } = await import('../engine/trainer.js');
-  const workDir = workDirFor(p.positional[0], p.flags.get('work-dir'));
+  // A worker of a data-parallel run (this launcher's or torchrun's environment) joins its group first.
+  const { joinFromEnvironment } = await import('./launch.js');
+  const worker = joinFromEnvironment();
   const trainer = new Trainer(cfg, { workDir, resume: p.flags.has('resume'), quiet: p.flags.has('quiet') });
   const r = await trainer.fit();
+  if (worker) (await import('../distributed/index.js')).destroyProcessGroup();
+  if (!trainer.isMain) return;
   console.log(JSON.stringify(r, null, 2));
-  console.log(`wrote ${join(workDir, 'metrics.json')}`);
+  if (!worker) console.log(`wrote ${join(workDir, 'metrics.json')}`);
 }
 
 async function test(argv: string[]): Promise<void> {

@@ -13,6 +13,7 @@
 // trusted networks only), 'env://' (the default: MASTER_ADDR, MASTER_PORT,
 // RANK, WORLD_SIZE, as torchrun sets them). A collective that fails (a peer
 // that left, a timeout) throws an Error naming the operation and the rank.
+import { hostname as osHostname } from 'node:os';
 import { native } from '../torch/native.js';
 import { Tensor, handle } from '../torch/tensor.js';
 
@@ -35,8 +36,7 @@ export interface InitProcessGroupOptions {
   /**
    * The address this rank's Gloo connections listen on, which its peers must
    * reach: default $ARSENAL_GLOO_HOSTNAME, else 127.0.0.1 with a file://
-   * store (one machine), else the store's host (right for rank 0; other
-   * machines give their own).
+   * store (one machine), else this machine's hostname.
    */
   hostname?: string;
 }
@@ -91,7 +91,9 @@ export function initProcessGroup(opts: InitProcessGroupOptions = {}): void {
   const timeout = opts.timeout ?? DEFAULT_TIMEOUT;
   if (!(Number.isFinite(timeout) && timeout > 0)) throw new Error(`initProcessGroup: timeout must be positive milliseconds, got ${timeout}`);
   const store = parseInitMethod(opts.initMethod ?? 'env://');
-  const hostname = opts.hostname ?? process.env.ARSENAL_GLOO_HOSTNAME ?? (store.store === 'file' ? '127.0.0.1' : store.host);
+  // Gloo's address: loopback on one machine; across machines this machine's name (PyTorch's default device
+  // resolves the hostname too), which the peers must reach.
+  const hostname = opts.hostname ?? process.env.ARSENAL_GLOO_HOSTNAME ?? (store.store === 'file' ? '127.0.0.1' : osHostname());
   const runId = opts.runId ?? process.env.TORCHELASTIC_RUN_ID ?? 'arsenal';
   const h = native.distInitProcessGroup({ ...store, rank, worldSize, timeoutMs: Math.round(timeout), prefix: runId, hostname });
   defaultGroup = { h, rank, worldSize, backend };
@@ -200,6 +202,19 @@ export function broadcast(t: Tensor, src: number, opts: CollectiveOptions = {}):
   const [x] = tensorsOf(t, 'broadcast');
   if (!Number.isInteger(src) || src < 0 || src >= g.worldSize) throw new Error(`broadcast: src must be a rank in [0, ${g.worldSize}), got ${src}`);
   return run(native.distBroadcast(g.h, [handle(x, 'broadcast')], src), [x], opts.asyncOp);
+}
+
+/**
+ * Copies rank `src`'s tensors into every rank's, in place, flattened into
+ * buffers of up to 250 MiB (c10d's broadcast_coalesced; PyTorch DDP's
+ * _sync_module_states). Synchronous; no grad.
+ */
+export function broadcastCoalesced(tensors: Tensor[], src: number): void {
+  const g = group('broadcastCoalesced');
+  if (tensors.length === 0) return;
+  const ts = tensorsOf(tensors, 'broadcastCoalesced');
+  if (!Number.isInteger(src) || src < 0 || src >= g.worldSize) throw new Error(`broadcastCoalesced: src must be a rank in [0, ${g.worldSize}), got ${src}`);
+  native.distBroadcastCoalesced(g.h, ts.map((t) => handle(t, 'broadcastCoalesced')), 250 * 1024 * 1024, src);
 }
 
 /** Fills tensorList[r] with rank r's `t` (tensorList: worldSize tensors of t's shape and dtype). */

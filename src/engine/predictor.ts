@@ -112,15 +112,25 @@ export class Predictor {
     }
   }
 
-  /** The task's metrics of a model over a loader (with TTA when given); `onBatch` sees each batch and its prediction (e.g. to write them). */
-  async evaluate(model: Module, loader: DataLoader, tta?: TtaOptions, onBatch?: (b: Batch, prediction: unknown) => void): Promise<Record<string, number>> {
-    const meter = this.task.meter(this.cfg, this.info);
+  /**
+   * The task's metrics of a model over a loader (with TTA when given); `onBatch` sees each batch and its
+   * prediction (e.g. to write them); `gather` (a data-parallel run's allGatherObject) merges every process's meter.
+   */
+  async evaluate(model: Module, loader: DataLoader, tta?: TtaOptions, onBatch?: (b: Batch, prediction: unknown) => void,
+    opts: { gather?: <S>(state: S) => S[] } = {}): Promise<Record<string, number>> {
+    let meter = this.task.meter(this.cfg, this.info);
     await Predictor.stream([model], loader, (b) => {
       const p = this.predictBatch(model, b.images, tta);
       meter.update(p, this.task.targets({ images: b.images, ...this.task.batchTargets(b) }));
       onBatch?.(b, p);
     });
     torch.trimMemory(); // evaluation's activations are freed: give the heap back (the addon keeps it between steps)
+    if (opts.gather) {
+      // Sharded evaluation: every process's meter state, merged in rank order on every process (sums: exact).
+      const states = opts.gather(meter.state());
+      meter = this.task.meter(this.cfg, this.info);
+      for (const st of states) meter.merge(st);
+    }
     return meter.compute();
   }
 }

@@ -27,6 +27,7 @@ import { defaultHooks, type Hook, type EpochRecord } from './hooks/index.js';
 import { latestTag } from './checkpoint.js';
 import { saveTrainerState, restoreTrainerState } from './trainer_state.js';
 import { resolveAmp, type Amp } from './precision.js';
+import * as distributed from '../distributed/index.js';
 import { planBudget, type BudgetPlan } from './budget.js';
 import type { TrainResult, TrainerOptions } from './trainer_types.js';
 
@@ -63,6 +64,18 @@ export class Trainer {
   rng!: Rng;
   private augmentContext!: AugmentContext;
   readonly log: (msg: string) => void;
+  /**
+   * This process's place in a data-parallel run (torch.distributed initialised
+   * before the Trainer: `arsenal train --nproc N`), or { rank 0 of 1 }. Every
+   * rank trains on its shard of each global batch through
+   * DistributedDataParallel and evaluates its shard of the test set (the
+   * meters merged); only rank 0 writes (isMain).
+   */
+  readonly world: { rank: number; worldSize: number };
+  /** The model's DistributedDataParallel wrapper in a data-parallel run (the training forward goes through it). */
+  ddp: distributed.DistributedDataParallel | null = null;
+  /** Whether this process writes the run's files and logs (rank 0). */
+  get isMain(): boolean { return this.world.rank === 0; }
 
   get trainSize(): number { return this.train?.length ?? 0; }
   get testSize(): number { return this.test?.length ?? 0; }
@@ -75,7 +88,11 @@ export class Trainer {
     this.epochs = cfg.train.epochs;
     this.batchSize = cfg.data.batchSize;
     ({ amp: this.amp, notice: this.ampNotice } = resolveAmp(cfg.train.amp));
-    this.log = opts.quiet ? () => {} : (m) => console.log(m);
+    this.world = distributed.isInitialized() ? { rank: distributed.getRank(), worldSize: distributed.getWorldSize() } : { rank: 0, worldSize: 1 };
+    this.log = opts.quiet || !this.isMain ? () => {} : (m) => console.log(m);
+    if (this.batchSize % this.world.worldSize !== 0) {
+      throw new RangeError(`config: data.batchSize (${this.batchSize}) is the global batch: it must be divisible by the number of processes (${this.world.worldSize})`);
+    }
   }
 
   /** Builds data, model, loss, optimizer, schedule and hooks; called by fit(). */
@@ -107,13 +124,20 @@ export class Trainer {
     const lv = this.loss.multi.logVars;
     ({ optimizer: this.optimizer, groups: this.groups } = buildOptimizer(cfg.optimizer, this.model, lv ? { params: [lv], name: 'loss.logVars' } : null));
     // A time budget fixes the steps per epoch before the schedule is laid out over them (./budget.ts).
-    if (cfg.train.budget !== undefined) this.plan = await planBudget(this, cfg.train.budget);
+    // With several processes rank 0 plans and every rank takes its plan (the ranks must step together).
+    if (cfg.train.budget !== undefined) {
+      const plan = this.isMain ? await planBudget(this, cfg.train.budget) : null;
+      this.plan = this.world.worldSize > 1 ? distributed.allGatherObject(plan)[0] : plan;
+    }
     const steps = this.plan?.stepsPerEpoch;
-    this.trainLoader = new DataLoader(this.train, { batchSize: batch, shuffle: true, dropLast: true, seed: this.seed, prefetch: cfg.data.prefetch, ...(steps ? { maxBatches: steps } : {}) });
-    this.testLoader = new DataLoader(this.test, { batchSize: cfg.data.testBatchSize ?? batch * 2, shuffle: false, prefetch: cfg.data.prefetch });
+    // Each rank's shard of every global batch (data.batchSize over all processes; DataLoader rank/worldSize).
+    const shard = { rank: this.world.rank, worldSize: this.world.worldSize };
+    this.trainLoader = new DataLoader(this.train, { batchSize: batch / shard.worldSize, shuffle: true, dropLast: true, seed: this.seed, prefetch: cfg.data.prefetch, ...shard, ...(steps ? { maxBatches: steps } : {}) });
+    this.testLoader = new DataLoader(this.test, { batchSize: cfg.data.testBatchSize ?? batch * 2, shuffle: false, prefetch: cfg.data.prefetch, ...shard });
+    if (shard.worldSize > 1) this.ddp = new distributed.DistributedDataParallel(this.model);
     const swaStart = swaStartEpoch(cfg);
     const schedule = buildSchedule(cfg.schedule, this.optimizer, cfg.optimizer.lr, Math.min(this.epochs, swaStart - 1), this.trainLoader.length);
-    this.hooks = defaultHooks(cfg, { schedule, swaStart, quiet: !!this.opts.quiet, extra: this.opts.hooks });
+    this.hooks = defaultHooks(cfg, { schedule, swaStart, quiet: !!this.opts.quiet || !this.isMain, extra: this.opts.hooks });
     for (const h of this.hooks) h.setup?.(this);
   }
 
@@ -126,14 +150,18 @@ export class Trainer {
 
   /** The task's metrics of a model (the trained one by default) on the test set, with TTA when given. */
   evaluate(model: Module = this.model, tta?: TtaOptions): Promise<Record<string, number>> {
-    return this.predictor.evaluate(model, this.testLoader, tta);
+    if (this.world.worldSize === 1) return this.predictor.evaluate(model, this.testLoader, tta);
+    // Every rank its shard, with rank 0's buffers (per-process BatchNorm statistics differ: PyTorch's DDP
+    // broadcasts them before an evaluation forward too), the meters' states merged in rank order.
+    distributed.broadcastCoalesced(model.buffers(), 0);
+    return this.predictor.evaluate(model, this.testLoader, tta, undefined, { gather: distributed.allGatherObject });
   }
 
   /** One optimizer step on a batch; returns the loss. */
   trainStep(b: Batch, epoch: number): number {
     return torch.scope(() => {
       const { x, targets } = this.augment(b, epoch);
-      const { total } = this.loss.multi.forward(this.predictor.forward(this.model, x), targets);
+      const { total } = this.loss.multi.forward(this.predictor.forward(this.ddp ?? this.model, x), targets);
       total.backward();
       if (this.cfg.train.clipGradNorm) clipGradNorm(this.model.parameters(), this.cfg.train.clipGradNorm);
       this.optimizer.step();
@@ -168,7 +196,7 @@ export class Trainer {
         if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at epoch ${epoch}, iteration ${iter + 1}`);
         iter++;
         lossSum += loss;
-        images += this.batchSize;
+        images += this.batchSize; // the global batch: every rank steps through one
         const s = { epoch, iter, iters: this.trainLoader.length, loss, elapsed: (performance.now() - te) / 1000 };
         for (const h of this.hooks) h.afterStep?.(this, s);
       }
@@ -186,7 +214,7 @@ export class Trainer {
     const metrics = { ...(this.lastMetrics ?? await this.evaluate()) };
     for (const h of this.hooks) await h.afterRun?.(this, metrics);
     const result = this.result(metrics, t0, this.epochs, trainSeconds > 0 ? images / trainSeconds : 0, trainSeconds > 0 ? waitSeconds / trainSeconds : 0);
-    torch.safetensors.writeAtomic(join(this.opts.workDir, 'metrics.json'), JSON.stringify(result, null, 2) + '\n');
+    if (this.isMain) torch.safetensors.writeAtomic(join(this.opts.workDir, 'metrics.json'), JSON.stringify(result, null, 2) + '\n');
     return result;
   }
 
@@ -200,5 +228,5 @@ export class Trainer {
   }
 
   /** Writes epoch_N: the weights, and the optimizer's, the generators' and every hook's state (./trainer_state.ts). */
-  saveCheckpoint(epoch: number): void { saveTrainerState(this, epoch); }
+  saveCheckpoint(epoch: number): void { if (this.isMain) saveTrainerState(this, epoch); }
 }

@@ -23,7 +23,7 @@ export class EmaHook implements Hook {
     const e = await t.evaluate(this.ema.module);
     metrics[`ema${cap(p)}`] = e[p];
     t.log(`EMA model: test ${p} ${formatMetric(p, e[p])}`);
-    torch.safetensors.saveFile(this.ema.module.stateDict(), join(t.opts.workDir, 'ema.safetensors'));
+    if (t.isMain) torch.safetensors.saveFile(this.ema.module.stateDict(), join(t.opts.workDir, 'ema.safetensors'));
   }
   stateDict() { return { tensors: this.ema.module.stateDict(), meta: { updates: this.ema.updates } }; }
   loadStateDict(s: { tensors: Record<string, Tensor>; meta: { updates: number } }): void {

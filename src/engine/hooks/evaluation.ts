@@ -26,7 +26,7 @@ export class EvalHook implements Hook {
     if (this.best === null || (less ? m[p] < this.best : m[p] > this.best)) {
       // One file, written atomically: the weights of the best model so far.
       this.best = m[p];
-      torch.safetensors.saveFile(t.model.stateDict(), join(t.opts.workDir, 'best.safetensors'), { epoch: String(epoch), [p]: String(m[p]) });
+      if (t.isMain) torch.safetensors.saveFile(t.model.stateDict(), join(t.opts.workDir, 'best.safetensors'), { epoch: String(epoch), [p]: String(m[p]) });
     }
   }
   stateDict() { return { meta: { best: this.best } }; }

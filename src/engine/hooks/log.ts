@@ -12,6 +12,7 @@ export class LogHook implements Hook {
   readonly name = 'log';
   constructor(readonly interval: number) {}
   private write(t: Trainer, record: Record<string, unknown>): void {
+    if (!t.isMain) return; // a data-parallel run's log is rank 0's
     appendFileSync(join(t.opts.workDir, 'log.jsonl'), JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n');
   }
   beforeEpoch(t: Trainer, epoch: number): void {

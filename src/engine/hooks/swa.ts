@@ -44,7 +44,7 @@ export class SwaHook implements Hook {
     metrics[`model${cap(p)}`] = metrics[p];
     Object.assign(metrics, s);
     t.log(`SWA model: test ${p} ${formatMetric(p, s[p])} (last model ${formatMetric(p, metrics[`model${cap(p)}`])})`);
-    torch.safetensors.saveFile(this.averaged.module.stateDict(), join(t.opts.workDir, 'swa.safetensors'));
+    if (t.isMain) torch.safetensors.saveFile(this.averaged.module.stateDict(), join(t.opts.workDir, 'swa.safetensors'));
   }
 
   /**

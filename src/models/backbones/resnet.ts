@@ -56,6 +56,8 @@ export interface ResNetOptions {
   dropRate?: number;
   /** torchvision's replace_stride_with_dilation for layer2, layer3, layer4: [false, true, true] gives output stride 8 (its FCN and DeepLabV3), [false, false, true] 16. Default all false. */
   replaceStrideWithDilation?: readonly [boolean, boolean, boolean];
+  /** torchvision's norm_layer: 'batch' (BatchNorm2d, default) or 'frozen' (FrozenBatchNorm2d: fixed statistics and affine, no batch statistics). */
+  normLayer?: NormLayer;
 }
 
 /**
@@ -70,7 +72,7 @@ export function makeNorm(normLayer: NormLayer, c: number): BatchNorm2d | FrozenB
   return normLayer === 'frozen' ? new FrozenBatchNorm2d(c) : new BatchNorm2d(c);
 }
 
-export const RESNET_OPTION_KEYS = ['numClasses', 'inChannels', 'stem', 'width', 'zeroInitResidual', 'dropRate', 'replaceStrideWithDilation'] as const;
+export const RESNET_OPTION_KEYS = ['numClasses', 'inChannels', 'stem', 'width', 'zeroInitResidual', 'dropRate', 'replaceStrideWithDilation', 'normLayer'] as const;
 
 type Required_ = Required<ResNetOptions>;
 
@@ -87,7 +89,9 @@ function resolveOptions(what: string, opts: ResNetOptions, keys: readonly string
     zeroInitResidual: opts.zeroInitResidual ?? false,
     dropRate: opts.dropRate ?? 0,
     replaceStrideWithDilation: opts.replaceStrideWithDilation ?? [false, false, false],
+    normLayer: opts.normLayer ?? 'batch',
   };
+  if (o.normLayer !== 'batch' && o.normLayer !== 'frozen') throw new RangeError(`${what}: normLayer must be 'batch' or 'frozen', got ${JSON.stringify(o.normLayer)}`);
   for (const k of ['numClasses', 'inChannels', 'width'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`${what}: ${k} must be a positive integer, got ${String(o[k])}`);
   }
@@ -344,7 +348,7 @@ export class ResNet extends Module {
   constructor(arch: ResNetArch, opts: ResNetOptions = {}) {
     super();
     const o = resolveOptions('ResNet', opts);
-    this.backbone = new ResNetBackbone(arch, { inChannels: o.inChannels, stem: o.stem, width: o.width, zeroInitResidual: o.zeroInitResidual, replaceStrideWithDilation: o.replaceStrideWithDilation });
+    this.backbone = new ResNetBackbone(arch, { inChannels: o.inChannels, stem: o.stem, width: o.width, zeroInitResidual: o.zeroInitResidual, replaceStrideWithDilation: o.replaceStrideWithDilation, normLayer: o.normLayer });
     this.head = new ClassifierHead(this.backbone.outChannels, o.numClasses, o.dropRate);
   }
   forward(x: Tensor): Tensor {

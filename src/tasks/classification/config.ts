@@ -29,6 +29,8 @@ export const MODEL = obj({
   stem: opt(oneOf('imagenet', 'small')),
   width: opt(num(1, 4096, true)),
   zeroInitResidual: opt(bool),
+  /** ResNet's norm layer (torchvision norm_layer): 'batch' (BatchNorm2d, default) or 'frozen' (FrozenBatchNorm2d: no batch statistics). */
+  normLayer: opt(oneOf('batch', 'frozen')),
   /** Dropout before the classifier's last Linear: ResNet's (timm drop_rate; 0), MobileNetV3's (torchvision dropout; 0.2). */
   dropRate: opt(num(0, 1)),
   /** MobileNetV3's width multiplier (torchvision width_mult; 1). */

@@ -1,0 +1,79 @@
+// `arsenal train CONFIG --nproc 2` (src/commands/launch.ts, the Trainer's
+// data-parallel path): two worker processes, each with half of every global
+// batch, through DistributedDataParallel, end with the weights one process
+// trains on the whole batches (no BatchNorm batch statistics: normLayer
+// 'frozen'); only rank 0 writes; a worker killed mid-run stops the run with an
+// error naming its rank, and the next run starts cleanly.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { torch } from 'arsenal';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = join(root, 'dist/src/commands/main.js');
+const dir = mkdtempSync(join(tmpdir(), 'arsenal-ddp-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const config = join(dir, 'tiny.mjs');
+writeFileSync(config, `export default ${JSON.stringify({
+  task: 'classification', seed: 3,
+  data: { dataset: 'fashion-mnist', trainSubset: 96, testSubset: 40, batchSize: 16, mean: [0.286], std: [0.353], prefetch: 1 },
+  model: { name: 'resnet18', stem: 'small', width: 4, normLayer: 'frozen' },
+  optimizer: { type: 'SGD', lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },
+  schedule: { type: 'cosine' },
+  train: { epochs: 2, amp: 'fp32' },
+})};\n`);
+
+const run = (workDir: string, ...extra: string[]) => spawnSync(process.execPath, [cli, 'train', config, '--work-dir', workDir, '--quiet', ...extra], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+
+test('train --nproc 2: the weights of one process on the whole batches (to fp32 rounding), one metrics.json and one log, written by rank 0', () => {
+  const one = run(join(dir, 'one'));
+  assert.equal(one.status, 0, one.stderr);
+  const two = run(join(dir, 'two'), '--nproc', '2');
+  assert.equal(two.status, 0, two.stderr);
+  for (const tag of ['epoch_1', 'epoch_2']) {
+    const a = torch.safetensors.loadFile(join(dir, 'one', `${tag}.safetensors`));
+    const b = torch.safetensors.loadFile(join(dir, 'two', `${tag}.safetensors`));
+    assert.deepEqual(Object.keys(b), Object.keys(a), 'the model\'s own keys (not DistributedDataParallel\'s module.*)');
+    let d = 0;
+    for (const k of Object.keys(a)) if (a[k].dtype === 'float32') d = Math.max(d, a[k].sub(b[k]).abs().max().item());
+    assert.ok(d < 1e-5, `${tag}: max |Δ| ${d}`);
+  }
+  const log = readFileSync(join(dir, 'two', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(log.filter((r) => r.trainLoss !== undefined).map((r) => r.epoch), [1, 2], 'one record per epoch: rank 0\'s');
+  const m = JSON.parse(readFileSync(join(dir, 'two', 'metrics.json'), 'utf8'));
+  assert.equal(typeof m.metrics.accuracy, 'number');
+  assert.equal(m.epochs, 2);
+  assert.ok(!existsSync(join(dir, 'two', '.dist')) || readdirSync(join(dir, 'two', '.dist')).length === 0, 'the FileStore is removed');
+  // The global batch must split evenly over the processes.
+  const odd = run(join(dir, 'odd'), '--nproc', '3');
+  assert.notEqual(odd.status, 0);
+  assert.match(odd.stderr, /data\.batchSize \(16\) is the global batch: it must be divisible by the number of processes \(3\)/);
+});
+
+test('train --nproc 2: a worker killed mid-run stops the run, naming its rank; the next run starts cleanly', async () => {
+  const wd = join(dir, 'killed');
+  const p = spawn(process.execPath, [cli, 'train', config, '--work-dir', wd, '--quiet', '--nproc', '2', '--epochs', '50'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  p.stderr!.on('data', (d) => { stderr += d; });
+  const exited = new Promise<number | null>((res) => p.on('exit', (code) => res(code)));
+  // Rank 1: the launcher's child whose environment says RANK=1, once training has started (epoch 1's checkpoint).
+  const t0 = Date.now();
+  while (!existsSync(join(wd, 'epoch_1.json')) && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 100));
+  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(p.pid)], { encoding: 'utf8' }).stdout.trim().split(/\s+/).map(Number);
+  const rank1 = children.find((pid) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('RANK=1'));
+  assert.ok(rank1, `rank 1 among the launcher's children ${children}`);
+  process.kill(rank1!, 'SIGKILL');
+  const code = await exited;
+  assert.notEqual(code, 0);
+  assert.match(stderr, new RegExp(`worker rank 1 \\(pid ${rank1}\\) was killed by SIGKILL; the other workers were stopped`));
+  assert.ok(Date.now() - t0 < 180_000);
+  for (const pid of children) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
+  // Nothing left behind blocks the next run.
+  const again = run(join(dir, 'again'), '--nproc', '2', '--epochs', '1');
+  assert.equal(again.status, 0, again.stderr);
+});
