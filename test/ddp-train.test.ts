@@ -2,7 +2,8 @@
 // data-parallel path): two worker processes, each with half of every global
 // batch, through DistributedDataParallel, end with the weights one process
 // trains on the whole batches (no BatchNorm batch statistics: normLayer
-// 'frozen'); only rank 0 writes; a worker killed mid-run stops the run with an
+// 'frozen'; flips, crops and erasing drawn per sample for the global batch);
+// only rank 0 writes; a worker killed mid-run stops the run with an
 // error naming its rank, and the next run starts cleanly.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +26,7 @@ writeFileSync(config, `export default ${JSON.stringify({
   model: { name: 'resnet18', stem: 'small', width: 4, normLayer: 'frozen' },
   optimizer: { type: 'SGD', lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },
   schedule: { type: 'cosine' },
+  augment: { train: [{ type: 'RandomFlip', prob: 0.5 }, { type: 'RandomCrop', padding: 2 }, { type: 'RandomErasing', prob: 0.5 }] },
   train: { epochs: 2, amp: 'fp32' },
 })};\n`);
 

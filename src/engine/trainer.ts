@@ -116,7 +116,8 @@ export class Trainer {
     this.train = wrapWithSampleSteps(this.train, cfg.augment?.sample, { seed: this.seed, epochs: this.epochs });
     if (cfg.augment?.train?.length) {
       this.pipeline = new BatchPipeline(cfg.augment.train);
-      this.augmentContext = { rng: this.rng, mean, std, numClasses: this.info.classes.length };
+      // A data-parallel run draws each transform's per-sample parameters for the global batch (AugmentContext.shard).
+      this.augmentContext = { rng: this.rng, mean, std, numClasses: this.info.classes.length, ...(this.world.worldSize > 1 ? { shard: { ...this.world } } : {}) };
     }
     this.model = this.task.buildModel(cfg, this.info, this.log);
     if (cfg.train.channelsLast) this.model.toMemoryFormat('channelsLast');

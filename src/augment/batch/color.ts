@@ -8,7 +8,7 @@
 // hue leave 1-channel images unchanged, as torchvision does.
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
-import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, drawCount, shardRows } from './types.js';
 import { anyOf, num, obj, oneOf, opt, range } from '../../util/schema.js';
 
 type Jitter = number | [number, number];
@@ -88,10 +88,10 @@ export class ColorJitter implements BatchTransform {
     if (c !== 1 && c !== 3) throw new TypeError(`ColorJitter: expected 1 or 3 channels, got ${c}`);
     const mean = torch.tensor(Array.from({ length: c }, (_, k) => ctx.mean[k % ctx.mean.length]), { dtype: 'float32' }).reshape(1, c, 1, 1).to({ dtype: b.images.dtype });
     const std = torch.tensor(Array.from({ length: c }, (_, k) => ctx.std[k % ctx.std.length]), { dtype: 'float32' }).reshape(1, c, 1, 1).to({ dtype: b.images.dtype });
-    const on = Array.from({ length: n }, () => ctx.rng.random() < (this.opts.prob ?? 1));
+    const on = Array.from({ length: drawCount(ctx, n) }, () => ctx.rng.random() < (this.opts.prob ?? 1));
     const draw = (r: [number, number] | null, identity: number) => (r ? Float32Array.from(on, (o) => (o ? ctx.rng.uniform(r[0], r[1]) : identity)) : null);
     const order = ctx.rng.permutation(4);
-    const factors = [draw(this.ranges.brightness, 1), draw(this.ranges.contrast, 1), draw(this.ranges.saturation, 1), draw(this.ranges.hue, 0)];
+    const factors = [draw(this.ranges.brightness, 1), draw(this.ranges.contrast, 1), draw(this.ranges.saturation, 1), draw(this.ranges.hue, 0)].map((f) => shardRows(ctx, f));
     let x = b.images.mul(std).add(mean);
     for (const k of order) {
       const f = factors[k];

@@ -9,7 +9,7 @@
 import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import type { Tensor } from '../../torch/tensor.js';
-import { type AugmentContext, type BatchTransform, type ImageBatch, normalisedFill } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, normalisedFill, drawCount, shardRows } from './types.js';
 import { IGNORE_INDEX } from '../../data/sample.js';
 import { checkBoxes, shiftClipFilter } from './boxes.js';
 import { anyOf, arr, num, obj, oneOf, opt } from '../../util/schema.js';
@@ -130,10 +130,11 @@ export class RandomCrop implements BatchTransform {
     const hp = h0 + t + bt;
     const wp = w0 + l + r;
     if (h > hp || w > wp) throw new RangeError(`RandomCrop: crop ${h}×${w} is larger than the padded image ${hp}×${wp}`);
-    const top = new Int32Array(n);
-    const left = new Int32Array(n);
-    for (let i = 0; i < n; i++) { top[i] = ctx.rng.int(0, hp - h + 1); left[i] = ctx.rng.int(0, wp - w + 1); }
-    return { top, left, h, w };
+    const N = drawCount(ctx, n);
+    const top = new Int32Array(N);
+    const left = new Int32Array(N);
+    for (let i = 0; i < N; i++) { top[i] = ctx.rng.int(0, hp - h + 1); left[i] = ctx.rng.int(0, wp - w + 1); }
+    return shardRows(ctx, { top, left, h, w });
   }
 
   private padImages(x: Tensor, ctx: AugmentContext): Tensor {

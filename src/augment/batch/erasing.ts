@@ -15,7 +15,7 @@
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
-import { type AugmentContext, type BatchTransform, type ImageBatch } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, drawCount, shardRows } from './types.js';
 import { IGNORE_INDEX } from '../../data/sample.js';
 import { checkBoxes } from './boxes.js';
 import { emptyRects, rectMask, type Rects } from './rect_mask.js';
@@ -92,7 +92,7 @@ export class RandomErasing implements BatchTransform {
   apply(b: ImageBatch, ctx: AugmentContext): ImageBatch {
     const [n, , h, w] = b.images.shape;
     checkBoxes(b.boxes, b.boxLabels, n, 'RandomErasing');
-    const rects = sampleErasingRects(n, h, w, this.opts, ctx.rng);
+    const rects = sampleErasingRects(drawCount(ctx, n), h, w, this.opts, ctx.rng).map((r) => shardRows(ctx, r));
     const out: ImageBatch = { ...b, images: this.fill(b.images, rects) };
     if (rects.length === 0 || (!b.masks && !b.boxes)) return out;
     let erased = rectMask(rects[0], h, w);

@@ -6,7 +6,7 @@
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
-import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, drawCount, shardRows } from './types.js';
 import { num, obj, oneOf, opt } from '../../util/schema.js';
 import { checkBoxes, flipBoxes } from './boxes.js';
 
@@ -56,7 +56,7 @@ export class RandomFlip implements BatchTransform {
   apply(b: ImageBatch, ctx: AugmentContext): ImageBatch {
     const [n, , h, w] = b.images.shape;
     checkBoxes(b.boxes, b.boxLabels, n, 'RandomFlip');
-    const pick = drawFlips(n, this.prob, this.direction, ctx.rng);
+    const pick = shardRows(ctx, drawFlips(drawCount(ctx, n), this.prob, this.direction, ctx.rng));
     const out: ImageBatch = { ...b, images: flipWhere(b.images, pick, this.direction) };
     if (b.masks) out.masks = flipWhere(b.masks, pick, this.direction);
     if (b.masks2) out.masks2 = flipWhere(b.masks2, pick, this.direction);

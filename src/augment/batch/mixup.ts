@@ -25,7 +25,7 @@ import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
-import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, drawCount, shardRows } from './types.js';
 import { emptyRects, rectMask, type Rects } from './rect_mask.js';
 import { bool, num, obj, oneOf, opt, range } from '../../util/schema.js';
 
@@ -153,7 +153,8 @@ export class Mixup implements BatchTransform {
     const mixMasks = !!b.masks && this.opts.mixupAlpha > 0;
     if (mixMasks && this.opts.mode !== 'batch') throw new TypeError(`Mixup: MixUp with masks needs mode 'batch' (one λ per batch: Dice and Lovász do not split over images), got mode '${this.opts.mode}'`);
     if (b.masks2) throw new TypeError('Mixup: this batch is already MixUp-ed (it carries masks2); a second Mixup step cannot mix three mask sets');
-    const p = this.params(n, h, w, ctx.rng);
+    // Data-parallel: λ and boxes drawn for the global batch, the partners within each rank's shard (its batch reversed).
+    const p = shardRows(ctx, this.params(drawCount(ctx, n), h, w, ctx.rng));
     const labels = b.labels ? softTargets(b.labels, ctx.numClasses) : undefined;
     // Segmentation MixUp: the weight of each image's own masks (1 where CutMix pasted the masks or nothing mixed).
     const withMasks = (o: ImageBatch, mixed: boolean): ImageBatch => {

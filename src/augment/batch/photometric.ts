@@ -12,7 +12,7 @@
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
-import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, drawCount, shardRows } from './types.js';
 import { hsvToRgb, rgbToHsv } from './color.js';
 import { num, obj, oneOf, opt, range } from '../../util/schema.js';
 
@@ -100,7 +100,7 @@ export class PhotoMetricDistortion implements BatchTransform {
     if (c !== 1 && c !== 3) throw new TypeError(`PhotoMetricDistortion: expected 1 or 3 channels, got ${c}`);
     const stat = (v: number[]) => torch.tensor(Array.from({ length: c }, (_, k) => v[k % v.length]), { dtype: 'float32' }).reshape(1, c, 1, 1).to({ dtype: b.images.dtype });
     const mean = stat(ctx.mean), std = stat(ctx.std);
-    const x = photometricDistort(b.images.mul(std).add(mean), this.params(n, ctx.rng));
+    const x = photometricDistort(b.images.mul(std).add(mean), shardRows(ctx, this.params(drawCount(ctx, n), ctx.rng)));
     return { ...b, images: x.sub(mean).div(std) };
   }
 }

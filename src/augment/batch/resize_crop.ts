@@ -20,7 +20,7 @@ import * as torch from '../../torch/index.js';
 import * as F from '../../torch/functional.js';
 import type { Tensor } from '../../torch/tensor.js';
 import type { Rng } from '../../data/rng.js';
-import { type AugmentContext, type BatchTransform, type ImageBatch } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, drawCount, shardRows } from './types.js';
 import { IGNORE_INDEX } from '../../data/sample.js';
 import { type Windows, sampleMasks, warpWindows, windowTheta } from './warp.js';
 import { checkBoxes } from './boxes.js';
@@ -118,7 +118,7 @@ export class RandomResizeCrop implements BatchTransform {
     checkBoxes(b.boxes, b.boxLabels, n, 'RandomResizeCrop');
     const [ch, cw] = hw(this.opts.cropSize);
     const check = !!b.masks && this.opts.catMaxRatio < 1;
-    const wins = this.draw(n, h, w, check ? TRIES + 1 : 1, ctx.rng);
+    const wins = this.draw(drawCount(ctx, n), h, w, check ? TRIES + 1 : 1, ctx.rng).map((x) => shardRows(ctx, x));
     let win = wins[0];
     if (check) {
       // Each image's T candidate grids stacked along the height: one nearest sampling of the masks for all.

@@ -4,7 +4,7 @@
 // 4/3), 10 tries, then the central crop within the ratio range; bilinear.
 // Resize scales to `size`; with keepRatio the image fits inside and the rest
 // (bottom and right, as mmdet's Resize then Pad) is `fill`, masks 255.
-import type { AugmentContext, BatchTransform, ImageBatch } from './types.js';
+import { type AugmentContext, type BatchTransform, type ImageBatch, drawCount, shardRows } from './types.js';
 import type { Rng } from '../../data/rng.js';
 import { type Windows, warpWindows } from './warp.js';
 import { checkBoxes } from './boxes.js';
@@ -53,11 +53,13 @@ export class RandomResizedCrop implements BatchTransform {
   apply(b: ImageBatch, ctx: AugmentContext): ImageBatch {
     const [n, , h, w] = b.images.shape;
     checkBoxes(b.boxes, b.boxLabels, n, 'RandomResizedCrop');
-    const win: Windows = { x0: new Float64Array(n), y0: new Float64Array(n), w: new Float64Array(n), h: new Float64Array(n) };
-    for (let i = 0; i < n; i++) {
+    const N = drawCount(ctx, n);
+    const all: Windows = { x0: new Float64Array(N), y0: new Float64Array(N), w: new Float64Array(N), h: new Float64Array(N) };
+    for (let i = 0; i < N; i++) {
       const [top, left, ch, cw] = resizedCropParams(h, w, this.opts.scale ?? [0.08, 1], this.opts.ratio ?? [3 / 4, 4 / 3], ctx.rng);
-      win.x0[i] = left; win.y0[i] = top; win.w[i] = cw; win.h[i] = ch;
+      all.x0[i] = left; all.y0[i] = top; all.w[i] = cw; all.h[i] = ch;
     }
+    const win = shardRows(ctx, all);
     const [oh, ow] = hw(this.opts.size);
     return warpWindows(b, win, oh, ow, ctx, { mode: this.opts.interpolation, minBoxSize: this.opts.minBoxSize });
   }

@@ -26,6 +26,38 @@ export interface AugmentContext {
   mean: number[];
   std: number[];
   numClasses: number;
+  /**
+   * A data-parallel run's shard (src/data/loader.ts): this rank's rows are
+   * positions rank, rank + worldSize, … of the global batch. Per-sample
+   * parameters are drawn for the whole global batch (drawCount) and each rank
+   * keeps its rows (shardRows), so an image gets the draw one process would
+   * give it, and every rank's generator stays in step. Not shared: noise
+   * tensors (RandomErasing's 'pixel' fill: libtorch's generator, per rank)
+   * and MixUp/CutMix partners (within each rank's shard).
+   */
+  shard?: { rank: number; worldSize: number };
+}
+
+/** How many samples to draw per-sample parameters for: the global batch (n × worldSize) in a data-parallel run, else n. */
+export function drawCount(ctx: AugmentContext, n: number): number {
+  return n * (ctx.shard?.worldSize ?? 1);
+}
+
+type Rows = ArrayLike<unknown> & { filter(f: (v: never, i: number) => boolean): unknown };
+/**
+ * This rank's rows of parameters drawn for the global batch (drawCount):
+ * every typed array or array field of `drawn` (or `drawn` itself) filtered to
+ * positions rank, rank + worldSize, …; numbers and other fields kept. The
+ * identity without a shard.
+ */
+export function shardRows<T>(ctx: AugmentContext, drawn: T): T {
+  const s = ctx.shard;
+  if (!s || s.worldSize === 1) return drawn;
+  const keep = (_: unknown, i: number) => i % s.worldSize === s.rank;
+  const rows = (v: unknown): unknown => (ArrayBuffer.isView(v) || Array.isArray(v) ? (v as unknown as Rows).filter(keep as never) : v);
+  if (ArrayBuffer.isView(drawn) || Array.isArray(drawn)) return rows(drawn) as T;
+  if (drawn && typeof drawn === 'object') return Object.fromEntries(Object.entries(drawn).map(([k, v]) => [k, v && typeof v === 'object' && !ArrayBuffer.isView(v) && !Array.isArray(v) ? shardRows(ctx, v) : rows(v)])) as T;
+  return drawn;
 }
 
 export interface BatchTransform {
