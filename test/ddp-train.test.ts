@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { torch } from 'arsenal';
+import { writeCocoSquares, tinyDetectionConfig } from './helpers/coco_squares.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'dist/src/commands/main.js');
@@ -31,6 +32,16 @@ writeFileSync(config, `export default ${JSON.stringify({
 })};\n`);
 
 const run = (workDir: string, ...extra: string[]) => spawnSync(process.execPath, [cli, 'train', config, '--work-dir', workDir, '--quiet', ...extra], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+const trainWith = (cfg: string, workDir: string, ...extra: string[]) => spawnSync(process.execPath, [cli, 'train', cfg, '--work-dir', workDir, '--quiet', ...extra], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+
+/** The largest |Δ| between two weight files' float tensors (the keys must match). */
+function maxDiff(fileA: string, fileB: string): number {
+  const a = torch.safetensors.loadFile(fileA), b = torch.safetensors.loadFile(fileB);
+  assert.deepEqual(Object.keys(b), Object.keys(a), 'the model\'s own keys (not DistributedDataParallel\'s module.*)');
+  let d = 0;
+  for (const k of Object.keys(a)) if (a[k].dtype === 'float32') d = Math.max(d, a[k].sub(b[k]).abs().max().item());
+  return d;
+}
 
 test('train --nproc 2: the weights of one process on the whole batches (to fp32 rounding), one metrics.json and one log, written by rank 0', () => {
   const one = run(join(dir, 'one'));
@@ -38,11 +49,7 @@ test('train --nproc 2: the weights of one process on the whole batches (to fp32 
   const two = run(join(dir, 'two'), '--nproc', '2');
   assert.equal(two.status, 0, two.stderr);
   for (const tag of ['epoch_1', 'epoch_2']) {
-    const a = torch.safetensors.loadFile(join(dir, 'one', `${tag}.safetensors`));
-    const b = torch.safetensors.loadFile(join(dir, 'two', `${tag}.safetensors`));
-    assert.deepEqual(Object.keys(b), Object.keys(a), 'the model\'s own keys (not DistributedDataParallel\'s module.*)');
-    let d = 0;
-    for (const k of Object.keys(a)) if (a[k].dtype === 'float32') d = Math.max(d, a[k].sub(b[k]).abs().max().item());
+    const d = maxDiff(join(dir, 'one', `${tag}.safetensors`), join(dir, 'two', `${tag}.safetensors`));
     assert.ok(d < 1e-5, `${tag}: max |Δ| ${d}`);
   }
   const log = readFileSync(join(dir, 'two', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -78,4 +85,20 @@ test('train --nproc 2: a worker killed mid-run stops the run, naming its rank; t
   // Nothing left behind blocks the next run.
   const again = run(join(dir, 'again'), '--nproc', '2', '--epochs', '1');
   assert.equal(again.status, 0, again.stderr);
+});
+
+test('train --nproc 2, detection (FCOS, frozen BatchNorm, GroupNorm head): the positives\' count averaged over the ranks gives one process\'s weights', async () => {
+  const data = join(dir, 'coco');
+  await writeCocoSquares(data);
+  const cfg = { ...tinyDetectionConfig(data), model: { ...tinyDetectionConfig(data).model, normLayer: 'frozen' }, train: { epochs: 2, amp: 'fp32', clipGradNorm: 35 } };
+  const file = join(dir, 'det.mjs');
+  writeFileSync(file, `export default ${JSON.stringify(cfg)};\n`);
+  const one = trainWith(file, join(dir, 'det-one'));
+  assert.equal(one.status, 0, one.stderr);
+  const two = trainWith(file, join(dir, 'det-two'), '--nproc', '2');
+  assert.equal(two.status, 0, two.stderr);
+  const d = maxDiff(join(dir, 'det-one', 'epoch_2.safetensors'), join(dir, 'det-two', 'epoch_2.safetensors'));
+  assert.ok(d < 1e-4, `max |Δ| ${d}`);
+  const m = JSON.parse(readFileSync(join(dir, 'det-two', 'metrics.json'), 'utf8'));
+  assert.ok(m.metrics.AP >= 0 && m.metrics.AP <= 1, 'COCO AP over both ranks\' detections');
 });

@@ -20,7 +20,7 @@ import type { AugmentContext, ImageBatch } from '../augment/batch/types.js';
 import type { BaseConfig } from '../config/sections.js';
 import type { TtaOptions } from '../infer/tta.js';
 import { getTask, type Config } from '../tasks/index.js';
-import type { DataInfo, Task, TaskLoss } from '../tasks/task.js';
+import { SINGLE_PROCESS, type DataInfo, type LossContext, type Task, type TaskLoss } from '../tasks/task.js';
 import { buildOptimizer, buildSchedule, swaStartEpoch } from './build.js';
 import { Predictor, batchTensors } from './predictor.js';
 import { defaultHooks, type Hook, type EpochRecord } from './hooks/index.js';
@@ -121,7 +121,7 @@ export class Trainer {
     }
     this.model = this.task.buildModel(cfg, this.info, this.log);
     if (cfg.train.channelsLast) this.model.toMemoryFormat('channelsLast');
-    this.loss = this.task.buildLoss(cfg, this.info, this.model, this.log);
+    this.loss = this.task.buildLoss(cfg, this.info, this.model, this.log, this.lossContext());
     const lv = this.loss.multi.logVars;
     ({ optimizer: this.optimizer, groups: this.groups } = buildOptimizer(cfg.optimizer, this.model, lv ? { params: [lv], name: 'loss.logVars' } : null));
     // A time budget fixes the steps per epoch before the schedule is laid out over them (./budget.ts).
@@ -140,6 +140,24 @@ export class Trainer {
     const schedule = buildSchedule(cfg.schedule, this.optimizer, cfg.optimizer.lr, Math.min(this.epochs, swaStart - 1), this.trainLoader.length);
     this.hooks = defaultHooks(cfg, { schedule, swaStart, quiet: !!this.opts.quiet || !this.isMain, extra: this.opts.hooks });
     for (const h of this.hooks) h.setup?.(this);
+  }
+
+  /**
+   * The loss's normalisers (positives, non-ignored pixels, weight sums)
+   * averaged over the processes in a data-parallel run (mmdet's reduce_mean),
+   * so that each rank's loss is its share of the global batch's.
+   */
+  private lossContext(): LossContext {
+    const w = this.world.worldSize;
+    if (w === 1) return SINGLE_PROCESS;
+    return {
+      processes: w,
+      averageOverProcesses: (v) => {
+        const t = v.detach().to({ dtype: 'float32' }).contiguous().clone();
+        distributed.allReduce(t);
+        return t.div(w);
+      },
+    };
   }
 
   /** A training batch: normalised, then the batch augmentations of this epoch (labels may become soft targets); the model's input and the loss's targets. */
