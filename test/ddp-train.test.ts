@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { torch } from 'arsenal';
 import { writeCocoSquares, tinyDetectionConfig } from './helpers/coco_squares.js';
+import { writeMmsegSplit, SEG_CLASSES } from './helpers/seg_folder.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'dist/src/commands/main.js');
@@ -101,4 +102,27 @@ test('train --nproc 2, detection (FCOS, frozen BatchNorm, GroupNorm head): the p
   assert.ok(d < 1e-4, `max |Δ| ${d}`);
   const m = JSON.parse(readFileSync(join(dir, 'det-two', 'metrics.json'), 'utf8'));
   assert.ok(m.metrics.AP >= 0 && m.metrics.AP <= 1, 'COCO AP over both ranks\' detections');
+});
+
+test('train --nproc 2, segmentation (LR-ASPP MobileNetV3, train.syncBatchNorm): batch statistics over both ranks\' batches give one process\'s weights and running statistics', async () => {
+  const data = join(dir, 'seg');
+  await writeMmsegSplit(data, 'train', ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], 1);
+  await writeMmsegSplit(data, 'val', ['i', 'j', 'k'], 2);
+  const cfg = (sync: boolean) => ({
+    task: 'segmentation', seed: 5, data: { dataset: 'mmseg', root: data, classes: SEG_CLASSES, batchSize: 4 }, model: { name: 'lraspp_mobilenet_v3_large', widthMult: 0.25 },
+    optimizer: { type: 'SGD', lr: 0.01, momentum: 0.9 }, augment: { train: [{ type: 'RandomFlip', prob: 0.5 }] }, train: { epochs: 2, amp: 'fp32', syncBatchNorm: sync },
+  });
+  const file = join(dir, 'seg.mjs');
+  writeFileSync(file, `export default ${JSON.stringify(cfg(true))};\n`);
+  const one = trainWith(file, join(dir, 'seg-one'));
+  assert.equal(one.status, 0, one.stderr);
+  const two = trainWith(file, join(dir, 'seg-two'), '--nproc', '2');
+  assert.equal(two.status, 0, two.stderr);
+  const d = maxDiff(join(dir, 'seg-one', 'epoch_2.safetensors'), join(dir, 'seg-two', 'epoch_2.safetensors'));
+  assert.ok(d < 1e-4, `max |Δ| ${d}`);
+  // Per-process BatchNorm (PyTorch's DDP default) normalises each half-batch by its own statistics: other weights.
+  writeFileSync(file, `export default ${JSON.stringify(cfg(false))};\n`);
+  const own = trainWith(file, join(dir, 'seg-own'), '--nproc', '2');
+  assert.equal(own.status, 0, own.stderr);
+  assert.ok(maxDiff(join(dir, 'seg-one', 'epoch_2.safetensors'), join(dir, 'seg-own', 'epoch_2.safetensors')) > 1e-3);
 });

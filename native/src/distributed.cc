@@ -21,6 +21,7 @@
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/logger.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
+#include <torch/csrc/autograd/custom_function.h>
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -465,6 +466,107 @@ Napi::Value distBroadcastCoalesced(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---- SyncBatchNorm ------------------------------------------------------------------------------
+// PyTorch's torch.nn.SyncBatchNorm (torch/nn/modules/_functions.py) on the CPU:
+// the batch statistics over every rank's batch (sums of x and x² and the count,
+// all-reduced), the running statistics updated with them (the unbiased
+// variance), and in backward the two per-channel sums of the input gradient
+// all-reduced (sum_dy, sum_dy_xmu), the weight and bias gradients left local
+// (DistributedDataParallel averages them). Statistics in float32.
+struct SyncBNFunction : public torch::autograd::Function<SyncBNFunction> {
+  static std::vector<int64_t> reduceDims(const at::Tensor& x) {
+    std::vector<int64_t> d;
+    for (int64_t i = 0; i < x.dim(); i++) if (i != 1) d.push_back(i);
+    return d;
+  }
+  static at::Tensor allreduceSum(int64_t groupId, at::Tensor t, const char* op) {
+    std::shared_ptr<Group> g;
+    {
+      std::lock_guard<std::mutex> lock(gMutex);
+      auto it = gGroups.find(groupId);
+      TORCH_CHECK(it != gGroups.end(), "SyncBatchNorm: the process group was destroyed");
+      g = it->second;
+    }
+    std::vector<at::Tensor> ts{t.contiguous()};
+    c10d::AllreduceOptions opts;
+    opts.timeout = g->timeout;
+    auto work = g->pg->allreduce(ts, opts);
+    try {
+      work->wait(g->timeout);
+    } catch (const std::exception& e) {
+      TORCH_CHECK(false, where(*g, op), " failed: ", e.what());
+    }
+    return ts[0];
+  }
+  static at::Tensor view(const at::Tensor& v, const at::Tensor& x) {
+    std::vector<int64_t> shape(x.dim(), 1);
+    shape[1] = x.size(1);
+    return v.view(shape);
+  }
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                            at::Tensor runningMean, at::Tensor runningVar, double eps, double momentum, int64_t groupId) {
+    at::NoGradGuard noGrad;
+    auto dims = reduceDims(x);
+    auto xf = x.to(at::kFloat);
+    int64_t c = x.size(1);
+    double localCount = static_cast<double>(x.numel() / std::max<int64_t>(c, 1));
+    auto combined = at::cat({xf.sum(dims), xf.mul(xf).sum(dims), at::full({1}, localCount, xf.options())}).to(at::kDouble);
+    combined = allreduceSum(groupId, combined, "SyncBatchNorm forward (all-reduce of the batch statistics)");
+    double count = combined[2 * c].item<double>();
+    TORCH_CHECK(count > 1, "SyncBatchNorm: expected more than 1 value per channel over all processes, got ", count);
+    auto mean = combined.slice(0, 0, c).div(count);
+    auto var = combined.slice(0, c, 2 * c).div(count).sub(mean.mul(mean)).clamp_min(0);
+    auto invstd = var.add(eps).rsqrt();
+    if (runningMean.defined()) runningMean.mul_(1 - momentum).add_(mean.to(runningMean.scalar_type()), momentum);
+    if (runningVar.defined()) runningVar.mul_(1 - momentum).add_(var.mul(count / (count - 1)).to(runningVar.scalar_type()), momentum);
+    auto meanF = mean.to(at::kFloat), invstdF = invstd.to(at::kFloat);
+    auto y = xf.sub(view(meanF, x)).mul(view(invstdF, x));
+    if (weight.defined()) y = y.mul(view(weight.to(at::kFloat), x));
+    if (bias.defined()) y = y.add(view(bias.to(at::kFloat), x));
+    ctx->save_for_backward({x, weight, meanF, invstdF});
+    ctx->saved_data["count"] = count;
+    ctx->saved_data["group"] = groupId;
+    ctx->saved_data["hasBias"] = bias.defined();
+    return y.to(x.scalar_type());
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    auto x = saved[0], weight = saved[1], mean = saved[2], invstd = saved[3];
+    double count = ctx->saved_data["count"].toDouble();
+    int64_t groupId = ctx->saved_data["group"].toInt();
+    bool hasBias = ctx->saved_data["hasBias"].toBool();
+    auto dims = reduceDims(x);
+    auto dy = grads[0].to(at::kFloat);
+    auto xmu = x.to(at::kFloat).sub(view(mean, x));
+    auto sumDy = dy.sum(dims), sumDyXmu = dy.mul(xmu).sum(dims);
+    at::Tensor gradWeight, gradBias;
+    if (weight.defined()) gradWeight = sumDyXmu.mul(invstd).to(weight.scalar_type());
+    if (hasBias) gradBias = sumDy.to(weight.defined() ? weight.scalar_type() : at::kFloat);
+    int64_t c = x.size(1);
+    auto both = allreduceSum(groupId, at::cat({sumDy, sumDyXmu}), "SyncBatchNorm backward (all-reduce of the gradient sums)");
+    auto gSumDy = both.slice(0, 0, c), gSumDyXmu = both.slice(0, c, 2 * c);
+    auto scale = weight.defined() ? invstd.mul(weight.to(at::kFloat)) : invstd;
+    auto gradInput = dy.sub(view(gSumDy.div(count), x)).sub(xmu.mul(view(invstd.mul(invstd).mul(gSumDyXmu.div(count)), x))).mul(view(scale, x));
+    return {gradInput.to(x.scalar_type()), gradWeight, gradBias, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+// distSyncBatchNorm(group, x, weight|null, bias|null, runningMean|null, runningVar|null, eps, momentum)
+Napi::Value distSyncBatchNorm(const Napi::CallbackInfo& info) {
+  auto g = groupArg(info, 0, "SyncBatchNorm");
+  auto opt = [&](size_t i, const char* what) -> at::Tensor { return info[i].IsNull() || info[i].IsUndefined() ? at::Tensor() : tensorArg(info, i, what); };
+  at::Tensor x = tensorArg(info, 1, "SyncBatchNorm: input");
+  at::Tensor w = opt(2, "SyncBatchNorm: weight"), b = opt(3, "SyncBatchNorm: bias"), rm = opt(4, "SyncBatchNorm: running_mean"), rv = opt(5, "SyncBatchNorm: running_var");
+  double eps = info[6].As<Napi::Number>().DoubleValue(), momentum = info[7].As<Napi::Number>().DoubleValue();
+  int64_t id = info[0].As<Napi::Number>().Int64Value();
+  try {
+    return wrapTensor(info, SyncBNFunction::apply(x, w, b, rm, rv, eps, momentum, id));
+  } catch (...) {
+    rethrowAsJs(info.Env(), where(*g, "SyncBatchNorm"));
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void registerDistributed(Napi::Env env, Napi::Object exports, State* s) {
@@ -486,6 +588,7 @@ void registerDistributed(Napi::Env env, Napi::Object exports, State* s) {
   add("distReducerPrepareBackward", distReducerPrepareBackward);
   add("distReducerFree", distReducerFree);
   add("distBroadcastCoalesced", distBroadcastCoalesced);
+  add("distSyncBatchNorm", distSyncBatchNorm);
 }
 
 }  // namespace arsenal

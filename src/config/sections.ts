@@ -106,6 +106,11 @@ export const TRAIN = obj({
    * steps that fit, the schedule, warm-up, SWA and augmentation tail laid out over them (src/engine/budget.ts).
    */
   budget: opt(DURATION),
+  /**
+   * In a data-parallel run (`--nproc N`), BatchNorm's batch statistics over every process's batch together
+   * (SyncBatchNorm; mmengine's `sync_bn`). Default false: each process's own batch, as PyTorch's DDP.
+   */
+  syncBatchNorm: opt(bool),
 });
 
 /** The loss keys every task shares: class weights from the training set's counts, and how the terms are weighted. */

@@ -5,3 +5,4 @@ export {
   type InitProcessGroupOptions, type CollectiveOptions, type ReduceOp, type Backend,
 } from './process_group.js';
 export { DistributedDataParallel, type DistributedDataParallelOptions } from './ddp.js';
+export { SyncBatchNorm, convertSyncBatchnorm } from './sync_batch_norm.js';

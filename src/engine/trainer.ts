@@ -120,6 +120,7 @@ export class Trainer {
       this.augmentContext = { rng: this.rng, mean, std, numClasses: this.info.classes.length, ...(this.world.worldSize > 1 ? { shard: { ...this.world } } : {}) };
     }
     this.model = this.task.buildModel(cfg, this.info, this.log);
+    if (cfg.train.syncBatchNorm && this.world.worldSize > 1) distributed.convertSyncBatchnorm(this.model);
     if (cfg.train.channelsLast) this.model.toMemoryFormat('channelsLast');
     this.loss = this.task.buildLoss(cfg, this.info, this.model, this.log, this.lossContext());
     const lv = this.loss.multi.logVars;

@@ -75,6 +75,7 @@ export interface Native {
   distReducerPrepareBackward(reducer: number, outputs: number[]): void;
   distReducerFree(reducer: number): void;
   distBroadcastCoalesced(group: number, tensors: number[], bufferBytes: number, src: number): void;
+  distSyncBatchNorm(group: number, x: number, weight: number | null, bias: number | null, runningMean: number | null, runningVar: number | null, eps: number, momentum: number): number;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
