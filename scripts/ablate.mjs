@@ -66,6 +66,7 @@ for (const f of inputs) {
 const saveRecord = () => {
   if (!recordFile) return;
   const tmp = `${recordFile}.tmp`;
+  mkdirSync(dirname(recordFile), { recursive: true });
   writeFileSync(tmp, JSON.stringify(record, null, 1) + '\n');
   renameSync(tmp, recordFile); // never a torn file
 };
