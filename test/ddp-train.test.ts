@@ -65,6 +65,18 @@ test('train --nproc 2: the weights of one process on the whole batches (to fp32 
   assert.match(odd.stderr, /data\.batchSize \(16\) is the global batch: it must be divisible by the number of processes \(3\)/);
 });
 
+test('a run stopped after epoch 1 on 2 processes and resumed on 1 ends with the weights of one uninterrupted process (the global batch kept)', () => {
+  const wd = join(dir, 'resumed');
+  const first = run(wd, '--nproc', '2', '--stop-after-epoch', '1');
+  assert.equal(first.status, 0, first.stderr);
+  assert.ok(existsSync(join(wd, 'epoch_1.json')) && !existsSync(join(wd, 'epoch_2.json')));
+  const rest = run(wd, '--resume');
+  assert.equal(rest.status, 0, rest.stderr);
+  if (!existsSync(join(dir, 'one', 'epoch_2.safetensors'))) assert.equal(run(join(dir, 'one')).status, 0);
+  const d = maxDiff(join(dir, 'one', 'epoch_2.safetensors'), join(wd, 'epoch_2.safetensors'));
+  assert.ok(d < 1e-5, `max |Δ| ${d}`);
+});
+
 test('train --nproc 2: a worker killed mid-run stops the run, naming its rank; the next run starts cleanly', async () => {
   const wd = join(dir, 'killed');
   const p = spawn(process.execPath, [cli, 'train', config, '--work-dir', wd, '--quiet', '--nproc', '2', '--epochs', '50'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -11,7 +11,7 @@ import { DEFAULT_TTA } from '../infer/tta.js';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const USAGE = `usage:
-  arsenal train <config.ts> [--set a.b=value]... [--work-dir DIR] [--seed N] [--epochs N] [--budget 10m] [--resume]
+  arsenal train <config.ts> [--set a.b=value]... [--work-dir DIR] [--seed N] [--epochs N] [--budget 10m] [--resume] [--stop-after-epoch E]
                 [--nproc N [--nnodes M --node-rank R --master-addr HOST --master-port PORT]]   data-parallel over N processes (c10d, Gloo)
   arsenal test <config.ts> --checkpoint FILE [--tta] [--panels 8 | --no-predictions] [--set a.b=value]... [--work-dir DIR]
   arsenal ensemble <config.ts>... --checkpoint FILE --checkpoint FILE... [--merge mean|logits|gmean|max|vote] [--weights 1,1,2] [--tta] [--work-dir DIR]
@@ -31,7 +31,7 @@ function workDirFor(config: string, flag: string | true | undefined): string {
 const LAUNCH_FLAGS = ['nproc', 'nnodes', 'node-rank', 'master-addr', 'master-port'];
 
 async function train(argv: string[]): Promise<void> {
-  const p = parseArgs(argv, { boolean: ['resume', 'quiet'], value: ['work-dir', 'seed', 'epochs', 'budget', ...LAUNCH_FLAGS] });
+  const p = parseArgs(argv, { boolean: ['resume', 'quiet'], value: ['work-dir', 'seed', 'epochs', 'budget', 'stop-after-epoch', ...LAUNCH_FLAGS] });
   if (p.positional.length !== 1) throw new TypeError(`train: expected one config file\n${USAGE}`);
   const workDir = workDirFor(p.positional[0], p.flags.get('work-dir'));
   const nproc = intFlag(p, 'nproc');
@@ -64,7 +64,8 @@ async function train(argv: string[]): Promise<void> {
   // A worker of a data-parallel run (this launcher's or torchrun's environment) joins its group first.
   const { joinFromEnvironment } = await import('./launch.js');
   const worker = joinFromEnvironment();
-  const trainer = new Trainer(cfg, { workDir, resume: p.flags.has('resume'), quiet: p.flags.has('quiet') });
+  // --stop-after-epoch E: the run stops after epoch E's checkpoint; --resume continues it (on any number of processes).
+  const trainer = new Trainer(cfg, { workDir, resume: p.flags.has('resume'), quiet: p.flags.has('quiet'), stopAfterEpoch: intFlag(p, 'stop-after-epoch') });
   const r = await trainer.fit();
   if (worker) (await import('../distributed/index.js')).destroyProcessGroup();
   if (!trainer.isMain) return;
