@@ -138,3 +138,11 @@ test('train --nproc 2, segmentation (LR-ASPP MobileNetV3, train.syncBatchNorm): 
   assert.equal(own.status, 0, own.stderr);
   assert.ok(maxDiff(join(dir, 'seg-one', 'epoch_2.safetensors'), join(dir, 'seg-own', 'epoch_2.safetensors')) > 1e-3);
 });
+
+test('the launcher\'s flags are checked: several machines need --master-addr and --master-port, --node-rank is below --nnodes, and they go with --nproc', () => {
+  const r = (...a: string[]) => spawnSync(process.execPath, [cli, 'train', config, '--work-dir', join(dir, 'flags'), ...a], { cwd: root, encoding: 'utf8' });
+  assert.match(r('--nproc', '2', '--nnodes', '2').stderr, /several machines \(--nnodes > 1\) need --master-addr HOST and --master-port PORT/);
+  assert.match(r('--nproc', '2', '--nnodes', '2', '--node-rank', '2', '--master-addr', 'h', '--master-port', '1').stderr, /--node-rank 2 must be below --nnodes 2/);
+  assert.match(r('--nnodes', '2').stderr, /--nnodes, --node-rank, --master-addr and --master-port go with --nproc N/);
+  assert.match(r('--nproc', '0').stderr, /--nproc must be an integer >= 1, got 0/);
+});

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { distributed as dist, torch } from 'arsenal';
@@ -22,8 +23,8 @@ let runs = 0;
 type Seen = Record<string, unknown> & { rank: number };
 
 /** Starts one worker per rank (1 intra-op thread each); resolves with each rank's report (null: it printed none) and exit signal. */
-function launch(scenario: string, worldSizes: number[], opts: { timeout?: number; killAfterRank0?: boolean } = {}): Promise<{ seen: (Seen | null)[]; signals: (string | null)[] }> {
-  const init = `file://${join(dir, `store-${++runs}`)}`;
+function launch(scenario: string, worldSizes: number[], opts: { timeout?: number; killAfterRank0?: boolean; init?: string } = {}): Promise<{ seen: (Seen | null)[]; signals: (string | null)[] }> {
+  const init = opts.init ?? `file://${join(dir, `store-${++runs}`)}`;
   const procs: ChildProcess[] = worldSizes.map((ws, rank) => spawn(process.execPath, [worker, scenario, init, String(opts.timeout ?? 20000)], {
     env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(ws), OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
   }));
@@ -53,6 +54,17 @@ test('two ranks: allReduce (sum, max, a coalesced list), broadcast, allGather, a
     assert.deepEqual(s.async, [3]);
     assert.equal(s.store, 'from rank 0');
     assert.deepEqual(s.objects, [[{ rank: 0, list: [0, 'x'] }, { rank: 1, list: [1, 'xx'] }], [null, 7]], 'allGatherObject: every rank\'s object in rank order');
+  }
+});
+
+test("tcp:// (a TCPStore hosted by rank 0, as across machines): the same collectives", async () => {
+  // A port the system says is free now.
+  const port = await new Promise<number>((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
+  const { seen } = await launch('collectives', [2, 2], { init: `tcp://127.0.0.1:${port}` });
+  for (const s of seen) {
+    assert.equal(s?.crash, undefined, String(s?.crash));
+    assert.deepEqual(s!.sum, [3, 6, 9]);
+    assert.equal(s!.store, 'from rank 0');
   }
 });
 
