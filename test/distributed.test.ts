@@ -23,10 +23,10 @@ let runs = 0;
 type Seen = Record<string, unknown> & { rank: number };
 
 /** Starts one worker per rank (1 intra-op thread each); resolves with each rank's report (null: it printed none) and exit signal. */
-function launch(scenario: string, worldSizes: number[], opts: { timeout?: number; killAfterRank0?: boolean; init?: string } = {}): Promise<{ seen: (Seen | null)[]; signals: (string | null)[] }> {
+function launch(scenario: string, worldSizes: number[], opts: { timeout?: number; killAfterRank0?: boolean; init?: string; env?: (rank: number) => Record<string, string> } = {}): Promise<{ seen: (Seen | null)[]; signals: (string | null)[] }> {
   const init = opts.init ?? `file://${join(dir, `store-${++runs}`)}`;
   const procs: ChildProcess[] = worldSizes.map((ws, rank) => spawn(process.execPath, [worker, scenario, init, String(opts.timeout ?? 20000)], {
-    env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(ws), OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(ws), OMP_NUM_THREADS: '1', ...opts.env?.(rank) }, stdio: ['ignore', 'pipe', 'inherit'],
   }));
   const guard = setTimeout(() => procs.forEach((p) => p.kill('SIGKILL')), 120_000); // a hang fails the test, it does not stall the suite
   return Promise.all(procs.map((p, rank) => new Promise<[Seen | null, string | null]>((resolve) => {
@@ -94,6 +94,12 @@ test('a rank started with another world size than rank 0 is refused, naming both
   assert.match(String(seen[1]!.initError), /^initProcessGroup \(rank 1 of 3\): rank 0 was started with world size 2, this rank with 3/);
   assert.match(String(seen[0]!.initError), /^initProcessGroup \(rank 0 of 2\): /);
   assert.ok((seen[0]!.seconds as number) < 15);
+});
+
+test('a process of another run reaching the store is refused, naming both runs', async () => {
+  const { seen } = await launch('collectives', [2, 2], { timeout: 3000, env: (rank) => ({ TEST_RUN_ID: rank === 1 ? 'stale' : 'test' }) });
+  assert.match(String(seen[1]!.initError), /^initProcessGroup \(rank 1 of 2\): this process belongs to run 'stale' but the store's rank 0 started run 'test'/);
+  assert.match(String(seen[0]!.initError), /^initProcessGroup \(rank 0 of 2\): /, 'rank 0 gives up at its timeout');
 });
 
 test('initProcessGroup checks its arguments; the collectives need an initialised group', () => {

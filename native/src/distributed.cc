@@ -169,6 +169,13 @@ Napi::Value distInitProcessGroup(const Napi::CallbackInfo& info) {
       throw Napi::Error::New(env, "initProcessGroup: store must be 'file' or 'tcp', got '" + kind + "'");
     }
     base->setTimeout(g->timeout);
+    // Rank 0 states the run; a process of another run (a stale worker reaching
+    // this run's store) is refused before it joins anything.
+    if (g->rank == 0) base->set("arsenal/run", std::vector<uint8_t>(prefix.begin(), prefix.end()));
+    auto run = base->get("arsenal/run");
+    std::string theirRun(run.begin(), run.end());
+    if (theirRun != prefix)
+      throw std::runtime_error("this process belongs to run '" + prefix + "' but the store's rank 0 started run '" + theirRun + "' (a stale worker of another run?)");
     // The run's keys under its own prefix, so a stale run's keys (a FileStore
     // left behind, a late process) are never read as this run's.
     g->store = c10::make_intrusive<c10d::PrefixStore>(prefix, base);

@@ -111,6 +111,11 @@ export const TRAIN = obj({
    * (SyncBatchNorm; mmengine's `sync_bn`). Default false: each process's own batch, as PyTorch's DDP.
    */
   syncBatchNorm: opt(bool),
+  /**
+   * In a data-parallel run, parameters that take no part in some steps' loss (a head used on some steps only) are
+   * found by walking the graph from the outputs (DistributedDataParallel find_unused_parameters). Default false.
+   */
+  findUnusedParameters: opt(bool),
 });
 
 /** The loss keys every task shares: class weights from the training set's counts, and how the terms are weighted. */

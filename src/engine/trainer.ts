@@ -136,7 +136,7 @@ export class Trainer {
     const shard = { rank: this.world.rank, worldSize: this.world.worldSize };
     this.trainLoader = new DataLoader(this.train, { batchSize: batch / shard.worldSize, shuffle: true, dropLast: true, seed: this.seed, prefetch: cfg.data.prefetch, ...shard, ...(steps ? { maxBatches: steps } : {}) });
     this.testLoader = new DataLoader(this.test, { batchSize: cfg.data.testBatchSize ?? batch * 2, shuffle: false, prefetch: cfg.data.prefetch, ...shard });
-    if (shard.worldSize > 1) this.ddp = new distributed.DistributedDataParallel(this.model);
+    if (shard.worldSize > 1) this.ddp = new distributed.DistributedDataParallel(this.model, { findUnusedParameters: cfg.train.findUnusedParameters ?? false });
     const swaStart = swaStartEpoch(cfg);
     const schedule = buildSchedule(cfg.schedule, this.optimizer, cfg.optimizer.lr, Math.min(this.epochs, swaStart - 1), this.trainLoader.length);
     this.hooks = defaultHooks(cfg, { schedule, swaStart, quiet: !!this.opts.quiet || !this.isMain, extra: this.opts.hooks });

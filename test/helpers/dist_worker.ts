@@ -14,7 +14,7 @@ const report = () => process.stdout.write(JSON.stringify(out) + '\n');
 async function main(): Promise<void> {
   const t0 = Date.now();
   try {
-    dist.initProcessGroup({ backend: 'gloo', initMethod, rank, worldSize, timeout, runId: 'test' });
+    dist.initProcessGroup({ backend: 'gloo', initMethod, rank, worldSize, timeout, runId: process.env.TEST_RUN_ID ?? 'test' });
   } catch (e) {
     out.initError = (e as Error).message;
     out.seconds = (Date.now() - t0) / 1000;
