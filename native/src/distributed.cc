@@ -75,7 +75,10 @@ std::shared_ptr<Group> groupArg(const Napi::CallbackInfo& info, size_t i, const 
   return it->second;
 }
 
-std::vector<at::Tensor> tensorsArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+// contiguous: the collectives' own requirement (Gloo reads the memory as it
+// lies); DDP's broadcast and Reducer take any dense layout (channels-last
+// parameters), as PyTorch's do.
+std::vector<at::Tensor> tensorsArg(const Napi::CallbackInfo& info, size_t i, const char* what, bool contiguous = true) {
   if (!info[i].IsArray()) throw Napi::TypeError::New(info.Env(), std::string(what) + ": expected an array of tensors");
   Napi::Array a = info[i].As<Napi::Array>();
   std::vector<at::Tensor> out;
@@ -84,8 +87,8 @@ std::vector<at::Tensor> tensorsArg(const Napi::CallbackInfo& info, size_t i, con
     if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + ": expected tensor handles");
     at::Tensor* t = state(info)->table.find(v.As<Napi::Number>().DoubleValue());
     if (!t) throw Napi::Error::New(info.Env(), std::string(what) + ": a tensor was disposed");
-    if (!t->is_contiguous() || t->is_sparse())
-      throw Napi::Error::New(info.Env(), std::string(what) + ": tensors must be dense and contiguous");
+    if (t->is_sparse() || (contiguous ? !t->is_contiguous() : !t->is_non_overlapping_and_dense()))
+      throw Napi::Error::New(info.Env(), std::string(what) + (contiguous ? ": tensors must be dense and contiguous" : ": tensors must be dense"));
     out.push_back(*t);
   }
   return out;
@@ -382,7 +385,7 @@ std::shared_ptr<ReducerEntry> reducerArg(const Napi::CallbackInfo& info, const c
 // distReducerNew(group, params[], names[], bucketCapBytes, findUnused, moduleName, broadcastBuffers)
 Napi::Value distReducerNew(const Napi::CallbackInfo& info) {
   auto g = groupArg(info, 0, "DistributedDataParallel");
-  auto params = tensorsArg(info, 1, "DistributedDataParallel: parameters");
+  auto params = tensorsArg(info, 1, "DistributedDataParallel: parameters", false);
   if (!info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "DistributedDataParallel: expected the parameters' names");
   Napi::Array names = info[2].As<Napi::Array>();
   std::unordered_map<size_t, std::string> paramNames;
@@ -430,7 +433,7 @@ Napi::Value distReducerPrepareForward(const Napi::CallbackInfo& info) {
 // After the forward: the outputs to search for unused parameters (findUnusedParameters), or none.
 Napi::Value distReducerPrepareBackward(const Napi::CallbackInfo& info) {
   auto e = reducerArg(info, "DistributedDataParallel.forward");
-  auto outputs = tensorsArg(info, 1, "DistributedDataParallel: outputs");
+  auto outputs = tensorsArg(info, 1, "DistributedDataParallel: outputs", false);
   try {
     e->reducer->prepare_for_backward(outputs);
   } catch (...) {
@@ -461,7 +464,7 @@ Napi::Value distReducerFree(const Napi::CallbackInfo& info) {
 // c10d's broadcast_coalesced (DDP's _sync_module_states): the tensors flattened into buffers of bufferBytes, broadcast from src, copied back. Synchronous.
 Napi::Value distBroadcastCoalesced(const Napi::CallbackInfo& info) {
   auto g = groupArg(info, 0, "broadcastCoalesced");
-  auto ts = tensorsArg(info, 1, "broadcastCoalesced");
+  auto ts = tensorsArg(info, 1, "broadcastCoalesced", false);
   size_t bytes = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
   int src = info[3].As<Napi::Number>().Int32Value();
   try {

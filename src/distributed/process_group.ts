@@ -171,13 +171,14 @@ function run(h: number, keep: Tensor[], asyncOp: boolean | undefined): Work | un
   return undefined;
 }
 
-function tensorsOf(x: Tensor | Tensor[], what: string): Tensor[] {
+/** The tensors of a collective: CPU; contiguous unless `anyLayout` (broadcastCoalesced copies through flat buffers). */
+function tensorsOf(x: Tensor | Tensor[], what: string, anyLayout = false): Tensor[] {
   const ts = Array.isArray(x) ? x : [x];
   if (ts.length === 0) throw new Error(`${what}: expected at least one tensor`);
   ts.forEach((t, i) => {
     handle(t, `${what}: tensor ${i}`);
     if (t.device !== 'cpu') throw new Error(`${what}: tensor ${i} is on ${t.device}; the gloo backend takes CPU tensors`);
-    if (!t.isContiguous()) throw new Error(`${what}: tensor ${i} is not contiguous (call .contiguous() first)`);
+    if (!anyLayout && !t.isContiguous()) throw new Error(`${what}: tensor ${i} is not contiguous (call .contiguous() first)`);
   });
   return ts;
 }
@@ -212,7 +213,7 @@ export function broadcast(t: Tensor, src: number, opts: CollectiveOptions = {}):
 export function broadcastCoalesced(tensors: Tensor[], src: number): void {
   const g = group('broadcastCoalesced');
   if (tensors.length === 0) return;
-  const ts = tensorsOf(tensors, 'broadcastCoalesced');
+  const ts = tensorsOf(tensors, 'broadcastCoalesced', true);
   if (!Number.isInteger(src) || src < 0 || src >= g.worldSize) throw new Error(`broadcastCoalesced: src must be a rank in [0, ${g.worldSize}), got ${src}`);
   native.distBroadcastCoalesced(g.h, ts.map((t) => handle(t, 'broadcastCoalesced')), 250 * 1024 * 1024, src);
 }
