@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { torch } from 'arsenal';
@@ -152,4 +153,22 @@ test('the launcher\'s flags are checked: several machines need --master-addr and
   assert.match(r('--nproc', '2', '--nnodes', '2', '--node-rank', '2', '--master-addr', 'h', '--master-port', '1').stderr, /--node-rank 2 must be below --nnodes 2/);
   assert.match(r('--nnodes', '2').stderr, /--nnodes, --node-rank, --master-addr and --master-port go with --nproc N/);
   assert.match(r('--nproc', '0').stderr, /--nproc must be an integer >= 1, got 0/);
+});
+
+test('--nnodes 2 on one machine (two launchers, a TCPStore on node 0, as across machines): one worker per node trains as --nproc 2 does', async () => {
+  const port = await new Promise<number>((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
+  const node = (rank: number) => new Promise<{ code: number | null; stderr: string }>((res) => {
+    const p = spawn(process.execPath, [cli, 'train', config, '--work-dir', join(dir, `nodes-${rank}`), '--quiet', '--nproc', '1', '--nnodes', '2', '--node-rank', String(rank),
+      '--master-addr', '127.0.0.1', '--master-port', String(port)], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr!.on('data', (d) => { stderr += d; });
+    p.on('exit', (code) => res({ code, stderr }));
+  });
+  const [n0, n1] = await Promise.all([node(0), node(1)]);
+  assert.equal(n0.code, 0, n0.stderr);
+  assert.equal(n1.code, 0, n1.stderr);
+  if (!existsSync(join(dir, 'one', 'epoch_2.safetensors'))) assert.equal(run(join(dir, 'one')).status, 0);
+  const d = maxDiff(join(dir, 'one', 'epoch_2.safetensors'), join(dir, 'nodes-0', 'epoch_2.safetensors'));
+  assert.ok(d < 1e-5, `max |Δ| ${d}`);
+  assert.ok(!existsSync(join(dir, 'nodes-1', 'epoch_2.safetensors')), 'only rank 0 (node 0) writes');
 });

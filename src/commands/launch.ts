@@ -53,7 +53,8 @@ export async function launch(args: string[], opts: LaunchOptions, script = proce
   const o = checkLaunch(opts);
   const worldSize = o.nproc * o.nnodes;
   const threads = Math.max(1, Math.floor(availableParallelism() / o.nproc));
-  const runId = `arsenal-${process.pid}-${Date.now()}`;
+  // One id for the whole run, on every machine: node 0's store address (torchrun's --rdzv-id); one machine: this launcher.
+  const runId = o.nnodes > 1 ? `arsenal-${o.masterAddr}:${o.masterPort}` : `arsenal-${process.pid}-${Date.now()}`;
   let storeDir: string | null = null;
   let init: string;
   if (o.nnodes > 1) init = `tcp://${o.masterAddr}:${o.masterPort}`;
