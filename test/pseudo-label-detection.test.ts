@@ -218,3 +218,26 @@ test('pseudoLabel on detection: a teacher, a student on labelled + pseudo-boxes 
   assert.match(md, /\| teacher \(labelled only, 1 epochs\) \| 4 \| 0 \| — \| — \| — \| 1 \|/);
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'pseudo_label.json'), 'utf8')), rows);
 });
+
+test('the labelled images\' true boxes are read from a set of images of several sizes (no data.imageSize)', async () => {
+  const { readBoxes } = await import('../src/tasks/detection/pseudo.js');
+  const sharp = (await import('sharp')).default;
+  const { writeFileSync, renameSync } = await import('node:fs');
+  const mixed = tmp();
+  await writeCocoSquares(mixed);
+  // Image 0 of the training split widened to 80 px (its boxes unchanged): the set now mixes 64×64 and 80×64.
+  const ann = join(mixed, 'annotations', 'instances_train.json');
+  const json = JSON.parse(readFileSync(ann, 'utf8'));
+  const first = json.images[0];
+  const file = join(mixed, 'img_dir', 'train', first.file_name);
+  await sharp(file).extend({ right: 16, background: { r: 90, g: 90, b: 90 } }).png().toFile(`${file}.wide.png`);
+  renameSync(`${file}.wide.png`, file);
+  first.width = 80;
+  writeFileSync(ann, JSON.stringify(json));
+  const train = (await tasks.detection.datasets(tinyDetectionConfig(mixed))).train;
+  const want = [0, 1, 2].map((i) => json.annotations.filter((a: { image_id: number; iscrowd: number }) => a.image_id === json.images[i].id && !a.iscrowd).length);
+  const r = await readBoxes(train, [0, 1, 2]);
+  assert.deepEqual(r.counts, want);
+  assert.deepEqual(r.boxes.shape, [want.reduce((a, b) => a + b, 0), 4]);
+  torch.dispose([r.boxes, r.labels]);
+});

@@ -62,11 +62,15 @@ export function selectPseudoBoxes(prediction: Detections[], opts: PseudoOptions)
   }));
 }
 
-/** The true boxes of `indices` read from a detection set (64 images at a time; ignored boxes, where a batch flags any, left out): boxes float32 [B,4], labels int64 [B], boxes per image. */
-async function readBoxes(ds: Dataset, indices: number[]): Promise<{ boxes: Tensor; labels: Tensor; counts: number[] }> {
+/**
+ * The true boxes of `indices` read from a detection set (ignored boxes, where a batch flags any, left out): boxes
+ * float32 [B,4], labels int64 [B], boxes per image. One image at a time: a set of images of several sizes (no
+ * data.imageSize) cannot be stacked into one batch.
+ */
+export async function readBoxes(ds: Dataset, indices: number[]): Promise<{ boxes: Tensor; labels: Tensor; counts: number[] }> {
   const boxes: Tensor[] = [], labels: Tensor[] = [], counts: number[] = [];
-  for (let s = 0; s < indices.length; s += 64) {
-    const b = await ds.getBatch(indices.slice(s, s + 64)) as Awaited<ReturnType<Dataset['getBatch']>> & { ignore?: Tensor[]; area?: Tensor[] };
+  for (const index of indices) {
+    const b = await ds.getBatch([index]) as Awaited<ReturnType<Dataset['getBatch']>> & { ignore?: Tensor[]; area?: Tensor[] };
     try {
       if (!b.boxes || !b.boxLabels) throw new TypeError('pseudo-label: the detection training set gave a batch without boxes');
       const part = torch.scope(() => {
