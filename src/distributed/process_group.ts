@@ -131,9 +131,10 @@ export function destroyProcessGroup(): void {
 export class Work implements PromiseLike<void> {
   private pending: number | null;
   private result: Promise<void> | null = null;
-  private settled = true;
+  private settled = false;
   private error: Error | null = null;
-  constructor(h: number, readonly keep: Tensor[]) { this.pending = h; this.settled = false; }
+  /** `keep`: the tensors the collective reads and writes, held until it is done. */
+  constructor(h: number, readonly keep: Tensor[]) { this.pending = h; }
   isCompleted(): boolean { return this.settled || (this.pending !== null && native.distIsCompleted(this.pending)); }
   wait(): void {
     if (this.pending !== null) {
